@@ -1,0 +1,150 @@
+/// Renders a `RuleGraph` as an `nft -f` script that replaces our tables atomically:
+/// for each table, `table` (create if missing), `delete table`, then the full definition,
+/// all in one transaction. Objects print in graph order, in `nft list table` layout.
+public enum NftText {
+    public static func render(_ graph: RuleGraph) -> String {
+        var out = "#!/usr/sbin/nft -f\n"
+        let names = graph.tables.map { "\($0.family.rawValue) \($0.name)" }.joined(separator: ", ")
+        out += "# svc2nft ruleset: replaces the tables \(names) in one transaction; touches no other table.\n"
+        for note in graph.notes { out += "# \(note)\n" }
+        for table in graph.tables {
+            out += "\n"
+            render(table, into: &out)
+        }
+        return out
+    }
+
+    static func render(_ table: Table, into out: inout String) {
+        let header = "table \(table.family.rawValue) \(table.name)"
+        out += "\(header)\ndelete \(header)\n\(header) {\n"
+        if let comment = table.comment { out += "\tcomment \(quoted(comment))\n" }
+        var first = true
+        for set in table.sets {
+            if !first { out += "\n" }
+            first = false
+            render(set, family: table.family, into: &out)
+        }
+        for chain in table.chains {
+            if !first { out += "\n" }
+            first = false
+            render(chain, family: table.family, into: &out)
+        }
+        out += "}\n"
+    }
+
+    static func render(_ set: NamedSet, family: TableFamily, into out: inout String) {
+        out += "\t\(set.isVerdictMap ? "map" : "set") \(set.name) {\n"
+        out += "\t\ttype \(set.keyType.map(\.rawValue).joined(separator: " . "))\(set.isVerdictMap ? " : verdict" : "")\n"
+        if let timeout = set.timeoutSeconds {
+            out += "\t\tsize \(NamedSet.dynamicSize)\n\t\tflags dynamic,timeout\n\t\ttimeout \(duration(timeout))\n"
+        }
+        if let comment = set.comment { out += "\t\tcomment \(quoted(comment))\n" }
+        if !set.elements.isEmpty {
+            out += "\t\telements = { "
+            out += set.elements.map(element).joined(separator: ",\n\t\t\t     ")
+            out += " }\n"
+        }
+        out += "\t}\n"
+    }
+
+    static func element(_ element: SetElement) -> String {
+        let key = element.key.map { value -> String in
+            switch value {
+            case .address(let ip): ip.description
+            case .proto(let proto): proto.rawValue
+            case .port(let port): String(port)
+            }
+        }.joined(separator: " . ")
+        guard let verdict = element.verdict else { return key }
+        return "\(key) : \(text(verdict))"
+    }
+
+    static func render(_ chain: Chain, family: TableFamily, into out: inout String) {
+        out += "\tchain \(chain.name) {\n"
+        if let comment = chain.comment { out += "\t\tcomment \(quoted(comment))\n" }
+        if case .base(let type, let hook, let priority) = chain.kind {
+            out += "\t\ttype \(type.rawValue) hook \(hook.rawValue) priority \(priorityText(priority)); policy accept;\n"
+        }
+        for rule in chain.rules {
+            out += "\t\t\(text(rule, family: family))\n"
+        }
+        out += "\t}\n"
+    }
+
+    /// Priorities print as numbers: nft accepts `dstnat` only on prerouting and `srcnat`
+    /// only on postrouting (nft 1.0.6), and a number reads the same on every hook.
+    static func priorityText(_ priority: Int) -> String { String(priority) }
+
+    /// `10800s` as nft prints durations: `3h`, `1h30m`, `45s`.
+    static func duration(_ seconds: Int) -> String {
+        var rest = seconds
+        var out = ""
+        for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] where rest >= size {
+            out += "\(rest / size)\(unit)"
+            rest %= size
+        }
+        return out.isEmpty ? "0s" : out
+    }
+
+    public static func text(_ rule: Rule, family: TableFamily) -> String {
+        var parts = rule.exprs.map { text($0, family: family) }
+        if let comment = rule.comment { parts.append("comment \(quoted(comment))") }
+        return parts.joined(separator: " ")
+    }
+
+    static func quoted(_ comment: Comment) -> String { "\"\(comment.text)\"" }
+
+    public static func text(_ verdict: Verdict) -> String {
+        switch verdict {
+        case .accept: "accept"
+        case .drop: "drop"
+        case .return: "return"
+        case .jump(let chain): "jump \(chain)"
+        case .goto(let chain): "goto \(chain)"
+        }
+    }
+
+    static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16)
+        return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+    }
+
+    static func operand(_ operand: AddressOperand) -> String {
+        switch operand {
+        case .address(let ip): ip.description
+        case .prefix(let cidr): prefix(cidr)
+        case .prefixes(let cidrs): "{ " + cidrs.map(prefix).joined(separator: ", ") + " }"
+        case .named(let set): "@\(set)"
+        }
+    }
+
+    static func prefix(_ cidr: CIDR) -> String {
+        cidr.prefixLength == cidr.family.bitWidth ? cidr.address.description : cidr.description
+    }
+
+    public static func text(_ expr: Expr, family: TableFamily) -> String {
+        let ip = family.rawValue
+        switch expr {
+        case .ctStateNew: return "ct state new"
+        case .address(let field, let negated, let value):
+            return "\(ip) \(field.rawValue) \(negated ? "!= " : "")\(operand(value))"
+        case .destinationPort(let proto, let port): return "\(proto.rawValue) dport \(port)"
+        case .l4Protocol(let proto): return "meta l4proto \(proto.rawValue)"
+        case .fibLocal(let field): return "fib \(field.rawValue) type local"
+        case .markBitClear(let bit): return "meta mark & \(hex(bit)) == \(hex(0))"
+        case .markSet(let bit): return "meta mark set meta mark | \(hex(bit))"
+        case .markToggle(let bit): return "meta mark set meta mark ^ \(hex(bit))"
+        case .verdictMap(.addressProtocolPort, let map): return "\(ip) daddr . meta l4proto . th dport vmap @\(map)"
+        case .verdictMap(.protocolPort, let map): return "meta l4proto . th dport vmap @\(map)"
+        case .randomVerdict(let verdicts):
+            let entries = verdicts.enumerated().map { "\($0.offset) : \(text($0.element))" }.joined(separator: ", ")
+            return "numgen random mod \(verdicts.count) vmap { \(entries) }"
+        case .rememberSource(let set): return "update @\(set) { \(ip) saddr }"
+        case .dnat(let address, let port):
+            return address.family == .v4 ? "dnat to \(address):\(port)" : "dnat to [\(address)]:\(port)"
+        case .masqueradeFullyRandom: return "masquerade fully-random"
+        case .reject: return "reject"
+        case .verdict(let verdict): return text(verdict)
+        }
+    }
+}

@@ -1,0 +1,61 @@
+/// A chain, set or map name that nft accepts unquoted: starts with a letter, then
+/// letters, digits, `/`, `-`, `_`, `.`; at most 255 bytes. Longer identities keep a
+/// readable prefix and end in `-` plus 8 base32 characters of an FNV-1a hash of the whole
+/// identity, so distinct identities never share a name.
+public struct ObjectName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public static let maxLength = 255
+    public let text: String
+
+    /// Validates `text`; traps on characters outside nft's identifier set, which only a
+    /// lowering bug could produce (model validation keeps manifests out of that set).
+    public init(_ text: String) {
+        precondition(ObjectName.isIdentifier(text), "not an nft identifier: \(text)")
+        if text.utf8.count <= ObjectName.maxLength {
+            self.text = text
+        } else {
+            let prefix = String(decoding: Array(text.utf8.prefix(ObjectName.maxLength - 9)), as: UTF8.self)
+            self.text = prefix + "-" + ObjectName.hash(text)
+        }
+    }
+
+    public static func isIdentifier(_ text: String) -> Bool {
+        guard let first = text.utf8.first, isLetter(first) else { return false }
+        return text.utf8.allSatisfy {
+            isLetter($0) || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-")
+                || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".")
+        }
+    }
+
+    private static func isLetter(_ byte: UInt8) -> Bool { (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A }
+
+    /// 8 base32 characters of FNV-1a 64 (stable across processes, unlike `hashValue`).
+    static func hash(_ text: String) -> String {
+        var value: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            value ^= UInt64(byte)
+            value &*= 0x100_0000_01b3
+        }
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567")
+        return String((0..<8).map { alphabet[Int((value >> UInt64(5 * $0)) & 31)] })
+    }
+
+    public var description: String { text }
+    public static func < (a: ObjectName, b: ObjectName) -> Bool { a.text < b.text }
+}
+
+public typealias ChainName = ObjectName
+public typealias SetName = ObjectName
+
+/// Text for an nft `comment "..."`: only characters that cannot end the string or the
+/// line (no quotes, backslashes or control characters); at most 128 bytes.
+public struct Comment: Hashable, Sendable, CustomStringConvertible {
+    public let text: String
+
+    public init(_ text: String) {
+        var safe = String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" }.map(Character.init))
+        if safe.utf8.count > 128 { safe = String(decoding: Array(safe.utf8.prefix(128)), as: UTF8.self) }
+        self.text = safe
+    }
+
+    public var description: String { text }
+}

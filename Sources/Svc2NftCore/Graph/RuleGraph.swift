@@ -1,0 +1,39 @@
+/// nft table families used: one table per IP family, as kube-proxy does.
+public enum TableFamily: String, Hashable, Sendable {
+    case ip, ip6
+
+    public init(_ family: IPFamily) { self = family == .v4 ? .ip : .ip6 }
+    public var ipFamily: IPFamily { self == .ip ? .v4 : .v6 }
+}
+
+/// One nft table: sets and maps first, then chains (base chains in hook order, then the
+/// fixed chains, then per-Service chains by name). This is the order both backends
+/// create objects in, and the order `nft list table` prints them.
+public struct Table: Hashable, Sendable {
+    public let family: TableFamily
+    public let name: String
+    public var comment: Comment?
+    public var sets: [NamedSet]
+    public var chains: [Chain]
+
+    public init(family: TableFamily, name: String, comment: String?, sets: [NamedSet], chains: [Chain]) {
+        self.family = family
+        self.name = name
+        self.comment = comment.map(Comment.init)
+        self.sets = sets
+        self.chains = chains
+    }
+}
+
+/// The whole rule graph: the single source of truth both `compile` (text) and `apply`
+/// (netlink) render. `notes` are lines for the text header (ExternalName Services,
+/// health-check ports): they are not kernel objects.
+public struct RuleGraph: Hashable, Sendable {
+    public var tables: [Table]
+    public var notes: [String]
+
+    public init(tables: [Table], notes: [String]) {
+        self.tables = tables
+        self.notes = notes
+    }
+}

@@ -1,0 +1,6 @@
+/// What a rule or map element decides.
+public enum Verdict: Hashable, Sendable {
+    case accept, drop, `return`
+    case jump(ChainName)
+    case goto(ChainName)
+}

@@ -1,0 +1,113 @@
+import Foundation
+
+/// One Kubernetes object as found in a file, before validation: its tree and where it
+/// came from, so every later error can name the file and the JSON path.
+public struct RawObject: Sendable {
+    public let file: String
+    /// JSON path prefix of the object inside its file: "", "items[3]", "doc[1]".
+    public let path: String
+    public let value: Value
+
+    public var kind: String { value["kind"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "" }
+}
+
+/// Finds manifest files and splits them into objects: files or directories (recursive,
+/// `*.json`, `*.yaml`, `*.yml`, in sorted order), `-` or no path for standard input;
+/// `List` objects and multi-document YAML are flattened.
+public enum ManifestReader {
+    public static let stdinName = "<stdin>"
+
+    /// Every object of every path, in path order, then file order, then document order.
+    public static func read(paths: [String]) throws(InputError) -> [RawObject] {
+        var objects: [RawObject] = []
+        for file in try files(for: paths.isEmpty ? ["-"] : paths) {
+            let bytes = try load(file)
+            objects.append(contentsOf: try parse(bytes, file: file))
+        }
+        return objects
+    }
+
+    /// Expands directories into their manifest files, sorted by path.
+    static func files(for paths: [String]) throws(InputError) -> [String] {
+        var result: [String] = []
+        let manager = FileManager.default
+        for path in paths {
+            if path == "-" {
+                result.append(stdinName)
+                continue
+            }
+            var isDirectory: ObjCBool = false
+            guard manager.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                throw .unreadable(file: path, reason: "no such file or directory")
+            }
+            if !isDirectory.boolValue {
+                result.append(path)
+                continue
+            }
+            guard let enumerator = manager.enumerator(atPath: path) else {
+                throw .unreadable(file: path, reason: "cannot list directory")
+            }
+            var found: [String] = []
+            while let relative = enumerator.nextObject() as? String {
+                let lower = relative.lowercased()
+                guard lower.hasSuffix(".json") || lower.hasSuffix(".yaml") || lower.hasSuffix(".yml") else { continue }
+                let full = (path as NSString).appendingPathComponent(relative)
+                var childIsDirectory: ObjCBool = false
+                if manager.fileExists(atPath: full, isDirectory: &childIsDirectory), !childIsDirectory.boolValue {
+                    found.append(full)
+                }
+            }
+            result.append(contentsOf: found.sorted())
+        }
+        return result
+    }
+
+    private static func load(_ file: String) throws(InputError) -> [UInt8] {
+        if file == stdinName {
+            return [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+        }
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw .unreadable(file: file, reason: "permission denied or not a regular file")
+        }
+        return [UInt8](data)
+    }
+
+    /// Parses one file's bytes: JSON when it starts with `{` or `[`, YAML otherwise.
+    public static func parse(_ bytes: [UInt8], file: String) throws(InputError) -> [RawObject] {
+        let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        var documents: [Value]
+        if firstByte == UInt8(ascii: "{") || firstByte == UInt8(ascii: "[") {
+            documents = [try JSONParser.parse(bytes, file: file)]
+        } else {
+            documents = try YAMLReader.documents(String(decoding: bytes, as: UTF8.self), file: file)
+        }
+        documents.removeAll { $0 == .null }
+        var objects: [RawObject] = []
+        for (number, document) in documents.enumerated() {
+            let prefix = documents.count > 1 ? "doc[\(number)]" : ""
+            try flatten(document, file: file, path: prefix, into: &objects)
+        }
+        return objects
+    }
+
+    private static func flatten(_ value: Value, file: String, path: String, into objects: inout [RawObject]) throws(InputError) {
+        switch value {
+        case .array(let items):
+            for (number, item) in items.enumerated() {
+                try flatten(item, file: file, path: "\(path)[\(number)]", into: &objects)
+            }
+        case .object:
+            let kind = RawObject(file: file, path: path, value: value).kind
+            if kind.hasSuffix("List"), case .array(let items)? = value["items"] {
+                let prefix = path.isEmpty ? "items" : "\(path).items"
+                for (number, item) in items.enumerated() {
+                    try flatten(item, file: file, path: "\(prefix)[\(number)]", into: &objects)
+                }
+            } else {
+                objects.append(RawObject(file: file, path: path, value: value))
+            }
+        default:
+            throw .notAnObject(file: file, path: path, found: value.kindName)
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import Yams
+
+/// Reads (multi-document) YAML into `Value` trees with Yams, so YAML manifests reach the
+/// model in the same shape as JSON ones.
+enum YAMLReader {
+    /// One `Value` per YAML document, empty documents skipped.
+    static func documents(_ text: String, file: String) throws(InputError) -> [Value] {
+        do {
+            var values: [Value] = []
+            for node in try Yams.compose_all(yaml: text) {
+                values.append(try convert(node, file: file))
+            }
+            return values
+        } catch let error as InputError {
+            throw error
+        } catch let error as YamlError {
+            throw syntaxError(error, file: file)
+        } catch {
+            throw .unreadable(file: file, reason: "\(error)")
+        }
+    }
+
+    private static func syntaxError(_ error: YamlError, file: String) -> InputError {
+        switch error {
+        case .scanner(let context, let problem, let mark, _):
+            return .syntax(file: file, line: mark.line, column: mark.column, message: [context?.text, problem].compactMap { $0 }.joined(separator: ": "))
+        case .parser(let context, let problem, let mark, _):
+            return .syntax(file: file, line: mark.line, column: mark.column, message: [context?.text, problem].compactMap { $0 }.joined(separator: ": "))
+        case .composer(let context, let problem, let mark, _):
+            return .syntax(file: file, line: mark.line, column: mark.column, message: [context?.text, problem].compactMap { $0 }.joined(separator: ": "))
+        default:
+            return .syntax(file: file, line: 0, column: 0, message: "\(error)")
+        }
+    }
+
+    private static func convert(_ node: Node, file: String) throws(InputError) -> Value {
+        switch node {
+        case .scalar(let scalar):
+            return scalarValue(scalar)
+        case .sequence(let sequence):
+            var items: [Value] = []
+            for item in sequence { items.append(try convert(item, file: file)) }
+            return .array(items)
+        case .mapping(let mapping):
+            var fields: [String: Value] = [:]
+            for (key, value) in mapping {
+                guard case .scalar(let keyScalar) = key else {
+                    let mark = key.mark
+                    throw .syntax(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: "mapping keys must be plain scalars")
+                }
+                fields[keyScalar.string] = try convert(value, file: file)
+            }
+            return .object(fields)
+        case .alias:
+            throw .syntax(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, message: "YAML aliases are not supported in manifests")
+        }
+    }
+
+    /// Resolves a plain scalar with YAML 1.1 core rules as Kubernetes does (quoted
+    /// scalars stay strings): null, booleans, integers and floats.
+    private static func scalarValue(_ scalar: Node.Scalar) -> Value {
+        if scalar.style != .plain { return .string(scalar.string) }
+        let text = scalar.string
+        switch text {
+        case "", "~", "null", "Null", "NULL": return .null
+        case "true", "True", "TRUE": return .bool(true)
+        case "false", "False", "FALSE": return .bool(false)
+        default: break
+        }
+        if let int = Int(text) { return .number(Double(int)) }
+        if text.first.map({ $0.isNumber || $0 == "-" || $0 == "." }) == true, let double = Double(text) {
+            return .number(double)
+        }
+        return .string(text)
+    }
+}

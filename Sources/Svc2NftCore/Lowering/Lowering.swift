@@ -1,0 +1,48 @@
+/// Model -> rule graph. Pure: no I/O, clock or randomness; the same `Cluster` and
+/// `NodeConfig` always give the same graph.
+public enum Lowering {
+    public static func lower(_ cluster: Cluster, node: NodeConfig) -> RuleGraph {
+        var notes: [String] = []
+        for service in cluster.services {
+            if service.type == .externalName {
+                notes.append("\(service.id): ExternalName \(service.externalName ?? ""): DNS alias, no packet rules")
+            } else if service.isHeadless {
+                notes.append("\(service.id): headless (clusterIP None): no packet rules")
+            }
+        }
+        let tables = IPFamily.allCases.map { lowerTable(cluster, node: node, family: $0) }
+        return RuleGraph(tables: tables, notes: notes)
+    }
+
+    static func lowerTable(_ cluster: Cluster, node: NodeConfig, family: IPFamily) -> Table {
+        var sets = BaseChains.sets(node, family: family)
+        var serviceChains: [Chain] = []
+        var serviceSets: [NamedSet] = []
+        var elements: [SetName: [SetElement]] = [:]
+        for service in cluster.services where service.type != .externalName && !service.isHeadless {
+            guard let clusterIP = service.clusterIPs.first(where: { $0.family == family }) else { continue }
+            let slices = cluster.slices[service.id] ?? []
+            for port in service.ports {
+                let endpoints = EndpointSelection.endpoints(for: port, in: slices, family: family)
+                let lowering = ServicePortLowering(
+                    service: service, port: port, family: family, node: node, clusterIP: clusterIP,
+                    selection: EndpointSelection(endpoints: endpoints, service: service, node: node))
+                let contribution = lowering.lower()
+                serviceChains.append(contentsOf: contribution.chains)
+                serviceSets.append(contentsOf: contribution.sets)
+                for (map, list) in contribution.elements { elements[map, default: []].append(contentsOf: list) }
+            }
+        }
+        for index in sets.indices {
+            let added = elements[sets[index].name] ?? []
+            // Two Services may claim the same address and port; the first (by namespace/name) wins, as in kube-proxy's map.
+            var seen = Set(sets[index].elements.map(\.key))
+            let merged = sets[index].elements + added.filter { seen.insert($0.key).inserted }
+            sets[index].elements = merged.sorted(by: SetElement.keyOrder)
+        }
+        return Table(
+            family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft",
+            sets: sets + serviceSets.sorted { $0.name < $1.name },
+            chains: BaseChains.baseChains() + BaseChains.regularChains(node, family: family) + serviceChains.sorted { $0.name < $1.name })
+    }
+}

@@ -1,0 +1,106 @@
+/// Every validated Service with its endpoint slices, as read from the input. Services are
+/// sorted by `namespace/name`; slices keep input order within a Service (lowering sorts
+/// endpoints itself), so the result does not depend on file or object order.
+public struct Cluster: Sendable {
+    public let services: [Service]
+    public let slices: [ServiceID: [EndpointSlice]]
+
+    public init(services: [Service], slices: [ServiceID: [EndpointSlice]]) {
+        self.services = services.sorted { $0.id < $1.id }
+        self.slices = slices
+    }
+}
+
+/// What loading said besides errors: skipped kinds, ExternalName Services, objects
+/// skipped by `--keep-going`. Each line reads well after `note: ` or `warning: `.
+public struct LoadReport: Sendable, Equatable {
+    public var notes: [String] = []
+    public var warnings: [String] = []
+}
+
+/// Loading failed: every invalid object, in input order.
+public struct LoadFailure: Error, Sendable, CustomStringConvertible {
+    public let errors: [ModelError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}
+
+/// Turns raw objects into a `Cluster`: validates each, rejects duplicates and endpoints
+/// without a Service, and uses `Endpoints` only for Services that have no EndpointSlice.
+public enum ClusterLoader {
+    public static func load(_ objects: [RawObject], keepGoing: Bool) throws(LoadFailure) -> (Cluster, LoadReport) {
+        var report = LoadReport()
+        var errors: [ModelError] = []
+        var services: [ServiceID: Service] = [:]
+        var slicesByName: [ServiceID: Location] = [:]
+        var slices: [ServiceID: [EndpointSlice]] = [:]
+        var endpointsByName: [ServiceID: Location] = [:]
+        var legacy: [ServiceID: [EndpointSlice]] = [:]
+        var skippedKinds: [String: Int] = [:]
+
+        func fail(_ error: ModelError) {
+            if keepGoing { report.warnings.append("\(error) (object skipped)") } else { errors.append(error) }
+        }
+
+        for raw in objects {
+            let apiVersion: String? = if case .string(let s)? = raw.value["apiVersion"] { s } else { nil }
+            do {
+                switch (raw.kind, apiVersion) {
+                case ("Service", "v1"?), ("Service", nil):
+                    let service = try ServiceDecoder.decode(raw)
+                    if let first = services[service.id] {
+                        fail(.duplicateObject(service.source, kind: "Service", firstSeen: first.source))
+                        continue
+                    }
+                    services[service.id] = service
+                case ("EndpointSlice", _):
+                    guard let slice = try EndpointDecoder.decodeSlice(raw) else { continue }
+                    let key = ServiceID(namespace: slice.service.namespace, name: slice.name)
+                    if let first = slicesByName[key] {
+                        fail(.duplicateObject(slice.source, kind: "EndpointSlice", firstSeen: first))
+                        continue
+                    }
+                    slicesByName[key] = slice.source
+                    slices[slice.service, default: []].append(slice)
+                case ("Endpoints", _):
+                    let converted = try EndpointDecoder.decodeEndpoints(raw)
+                    let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
+                    let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
+                    let here = root.owned(by: id.description).location
+                    if let first = endpointsByName[id] {
+                        fail(.duplicateObject(here, kind: "Endpoints", firstSeen: first))
+                        continue
+                    }
+                    endpointsByName[id] = here
+                    legacy[id] = converted
+                default:
+                    skippedKinds[raw.kind.isEmpty ? "(no kind)" : raw.kind, default: 0] += 1
+                }
+            } catch {
+                fail(error)
+            }
+        }
+
+        for (id, list) in slices.sorted(by: { $0.key < $1.key }) where services[id] == nil {
+            fail(.missingService(list[0].source, service: id.description))
+            slices[id] = nil
+        }
+        for (id, list) in legacy.sorted(by: { $0.key < $1.key }) {
+            if services[id] == nil {
+                if let location = endpointsByName[id] { fail(.missingService(location, service: id.description)) }
+                continue
+            }
+            if slices[id] == nil { slices[id] = list }
+            _ = list
+        }
+        if !errors.isEmpty { throw LoadFailure(errors: errors) }
+
+        for (kind, count) in skippedKinds.sorted(by: { $0.key < $1.key }) {
+            report.notes.append("skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice and Endpoints)")
+        }
+        let cluster = Cluster(services: Array(services.values), slices: slices)
+        for service in cluster.services where service.type == .externalName {
+            report.notes.append("\(service.id) is ExternalName (\(service.externalName ?? "")): a DNS alias, no packet rules")
+        }
+        return (cluster, report)
+    }
+}

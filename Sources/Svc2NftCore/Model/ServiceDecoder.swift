@@ -1,0 +1,160 @@
+/// Builds a validated `Service` from a raw `v1/Service` object.
+enum ServiceDecoder {
+    static let sourceRangesAnnotation = "service.beta.kubernetes.io/load-balancer-source-ranges"
+
+    static func decode(_ raw: RawObject) throws(ModelError) -> Service {
+        let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
+        let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
+        let object = root.owned(by: id.description)
+        let spec = object.child("spec")
+
+        let typeText = try spec.child("type").optionalString() ?? "ClusterIP"
+        guard let type = ServiceType(rawValue: typeText) else {
+            throw spec.child("type").invalid(typeText, "is not a Service type (ClusterIP, NodePort, LoadBalancer, ExternalName)")
+        }
+
+        var externalName: String? = nil
+        if type == .externalName {
+            let field = spec.child("externalName")
+            let name = try field.string()
+            let trimmed = name.hasSuffix(".") ? String(name.dropLast()) : name
+            guard KubernetesName.isDNSSubdomain(trimmed.lowercased()) else {
+                throw field.invalid(name, "is not a DNS name")
+            }
+            externalName = name.lowercased()
+        }
+
+        let (clusterIPs, isHeadless) = try clusterAddresses(spec, type: type)
+        let ports = try servicePorts(spec, type: type)
+        let externalIPs = try spec.child("externalIPs").list().map { (field) throws(ModelError) in try field.address() }
+
+        var ingress: [LoadBalancerIngress] = []
+        for field in try object.child("status").child("loadBalancer").child("ingress").list() {
+            guard field.child("ip").isPresent else { continue }  // hostname-only ingress: nothing to match
+            let modeField = field.child("ipMode")
+            let mode = try modeField.optionalString() ?? "VIP"
+            guard mode == "VIP" || mode == "Proxy" else { throw modeField.invalid(mode, "is not an ipMode (VIP or Proxy)") }
+            ingress.append(LoadBalancerIngress(ip: try field.child("ip").address(), proxyMode: mode == "Proxy"))
+        }
+
+        var sourceRanges = try spec.child("loadBalancerSourceRanges").list().map { (field) throws(ModelError) in try field.cidr() }
+        let annotation = object.child("metadata").child("annotations").child(sourceRangesAnnotation)
+        if sourceRanges.isEmpty, let text = try annotation.optionalString() {
+            for piece in text.split(separator: ",") {
+                let item = Field(value: .string(String(piece)), file: annotation.file, path: annotation.path, object: annotation.object)
+                sourceRanges.append(try item.cidr())
+            }
+        }
+
+        let externalPolicy = try policy(spec.child("externalTrafficPolicy"))
+        let internalPolicy = try policy(spec.child("internalTrafficPolicy"))
+
+        let affinityField = spec.child("sessionAffinity")
+        let affinityText = try affinityField.optionalString() ?? "None"
+        let affinity: SessionAffinity
+        switch affinityText {
+        case "None": affinity = .none
+        case "ClientIP":
+            let timeoutField = spec.child("sessionAffinityConfig").child("clientIP").child("timeoutSeconds")
+            let timeout = try timeoutField.optionalInt() ?? 10800
+            guard (1...86400).contains(timeout) else { throw timeoutField.invalid(String(timeout), "is not between 1 and 86400 seconds") }
+            affinity = .clientIP(timeoutSeconds: timeout)
+        default:
+            throw affinityField.invalid(affinityText, "is not a session affinity (None or ClientIP)")
+        }
+
+        return Service(
+            id: id, type: type, clusterIPs: clusterIPs, isHeadless: isHeadless, ports: ports, externalIPs: externalIPs,
+            loadBalancerIngress: type == .loadBalancer ? ingress : [],
+            loadBalancerSourceRanges: type == .loadBalancer ? sourceRanges : [],
+            externalTrafficPolicy: externalPolicy, internalTrafficPolicy: internalPolicy, sessionAffinity: affinity,
+            healthCheckNodePort: try spec.child("healthCheckNodePort").optionalPort(), externalName: externalName,
+            source: object.location)
+    }
+
+    private static func policy(_ field: Field) throws(ModelError) -> TrafficPolicy {
+        guard let text = try field.optionalString(), !text.isEmpty else { return .cluster }
+        guard let policy = TrafficPolicy(rawValue: text) else { throw field.invalid(text, "is not a traffic policy (Cluster or Local)") }
+        return policy
+    }
+
+    private static func clusterAddresses(_ spec: Field, type: ServiceType) throws(ModelError) -> ([IPAddress], Bool) {
+        if type == .externalName { return ([], false) }
+        var texts: [(String, Field)] = []
+        let listField = spec.child("clusterIPs")
+        for item in try listField.list() { texts.append((try item.string(), item)) }
+        if texts.isEmpty, let single = try spec.child("clusterIP").optionalString() {
+            texts.append((single, spec.child("clusterIP")))
+        }
+        guard !texts.isEmpty, !texts[0].0.isEmpty else {
+            throw .missingField(spec.child("clusterIP").location)
+        }
+        if texts[0].0 == "None" { return ([], true) }
+        var addresses: [IPAddress] = []
+        for (text, field) in texts {
+            guard let address = IPAddress(text) else { throw field.invalid(text, "is not an IP address") }
+            guard !addresses.contains(where: { $0.family == address.family }) else {
+                throw field.invalid(text, "is a second cluster IP of the same family")
+            }
+            addresses.append(address)
+        }
+        return (addresses, false)
+    }
+
+    private static func servicePorts(_ spec: Field, type: ServiceType) throws(ModelError) -> [ServicePort] {
+        let portsField = spec.child("ports")
+        let items = try portsField.list()
+        var ports: [ServicePort] = []
+        var seen: Set<String> = []
+        for item in items {
+            let nameField = item.child("name")
+            let name = try nameField.portName()
+            if name.isEmpty, items.count > 1 { throw .missingField(nameField.location) }
+            guard seen.insert(name).inserted else { throw nameField.invalid(name, "is used by two ports") }
+            let port = try item.child("port").port()
+            let targetField = item.child("targetPort")
+            let target: TargetPort
+            switch targetField.value {
+            case .none, .null?: target = .number(port)
+            case .string(let text)?:
+                if let number = Int(text) {
+                    guard (1...65535).contains(number) else { throw targetField.invalid(text, "is not a port (1-65535)") }
+                    target = .number(UInt16(number))
+                } else {
+                    guard KubernetesName.isPortName(text) else { throw targetField.invalid(text, "is not a port number or port name") }
+                    target = .name(text)
+                }
+            default: target = .number(try targetField.port())
+            }
+            var nodePort: UInt16 = 0
+            if type == .nodePort || type == .loadBalancer {
+                nodePort = try item.child("nodePort").optionalPort()
+            }
+            ports.append(ServicePort(name: name, protocol: try item.child("protocol").l4Protocol(), port: port, targetPort: target, nodePort: nodePort))
+        }
+        return ports
+    }
+}
+
+/// Reads `metadata.namespace` and `metadata.name` and checks them against Kubernetes'
+/// naming rules; the namespace defaults to `default` as kubectl does.
+enum ObjectIdentity {
+    enum NameRule { case dnsLabel, dnsSubdomain }
+
+    static func read(_ root: Field, nameRule: NameRule) throws(ModelError) -> ServiceID {
+        let metadata = root.child("metadata")
+        let nameField = metadata.child("name")
+        let name = try nameField.string()
+        let namespaceField = metadata.child("namespace")
+        let namespace = try namespaceField.optionalString() ?? "default"
+        let label = "\(namespace)/\(name)"
+        guard KubernetesName.isDNSLabel(namespace) else {
+            throw namespaceField.owned(by: label).invalid(namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
+        }
+        let valid = nameRule == .dnsLabel ? KubernetesName.isDNSLabel(name) : KubernetesName.isDNSSubdomain(name)
+        guard valid else {
+            throw nameField.owned(by: label).invalid(name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
+        }
+        return ServiceID(namespace: namespace, name: name)
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `svc2nft` command: a thin front over Svc2NftCore and Svc2NftNetlink.
+@main
+struct Svc2Nft: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "svc2nft",
+        abstract: "Kubernetes Services and endpoints -> nftables rules, as kube-proxy's nftables mode would write them.",
+        subcommands: [Compile.self]
+    )
+}
