@@ -7,9 +7,12 @@ enum YAMLReader {
     static func documents(_ text: String, file: String) throws(InputError) -> [Value] {
         do {
             var values: [Value] = []
-            for node in try Yams.compose_all(yaml: text) {
+            // YamlSequence keeps a parse error in `error` and ends early instead of throwing.
+            var sequence = try Yams.compose_all(yaml: text)
+            while let node = sequence.next() {
                 values.append(try convert(node, file: file))
             }
+            if let error = sequence.error { throw error }
             return values
         } catch let error as InputError {
             throw error

@@ -48,7 +48,7 @@ public enum ClusterLoader {
                 case ("Service", "v1"?), ("Service", nil):
                     let service = try ServiceDecoder.decode(raw)
                     if let first = services[service.id] {
-                        fail(.duplicateObject(service.source, kind: "Service", firstSeen: first.source))
+                        fail(.duplicateObject(service.source.child("metadata.name"), kind: "Service", firstSeen: first.source.child("metadata.name")))
                         continue
                     }
                     services[service.id] = service
@@ -56,7 +56,7 @@ public enum ClusterLoader {
                     guard let slice = try EndpointDecoder.decodeSlice(raw) else { continue }
                     let key = ServiceID(namespace: slice.service.namespace, name: slice.name)
                     if let first = slicesByName[key] {
-                        fail(.duplicateObject(slice.source, kind: "EndpointSlice", firstSeen: first))
+                        fail(.duplicateObject(slice.source.child("metadata.name"), kind: "EndpointSlice", firstSeen: first.child("metadata.name")))
                         continue
                     }
                     slicesByName[key] = slice.source
@@ -67,7 +67,7 @@ public enum ClusterLoader {
                     let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
                     let here = root.owned(by: id.description).location
                     if let first = endpointsByName[id] {
-                        fail(.duplicateObject(here, kind: "Endpoints", firstSeen: first))
+                        fail(.duplicateObject(here.child("metadata.name"), kind: "Endpoints", firstSeen: first.child("metadata.name")))
                         continue
                     }
                     endpointsByName[id] = here
@@ -81,16 +81,15 @@ public enum ClusterLoader {
         }
 
         for (id, list) in slices.sorted(by: { $0.key < $1.key }) where services[id] == nil {
-            fail(.missingService(list[0].source, service: id.description))
+            fail(.missingService(list[0].source.child("metadata.labels.kubernetes.io/service-name"), service: id.description))
             slices[id] = nil
         }
         for (id, list) in legacy.sorted(by: { $0.key < $1.key }) {
             if services[id] == nil {
-                if let location = endpointsByName[id] { fail(.missingService(location, service: id.description)) }
+                if let location = endpointsByName[id] { fail(.missingService(location.child("metadata.name"), service: id.description)) }
                 continue
             }
             if slices[id] == nil { slices[id] = list }
-            _ = list
         }
         if !errors.isEmpty { throw LoadFailure(errors: errors) }
 

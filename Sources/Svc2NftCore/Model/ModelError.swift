@@ -11,6 +11,11 @@ public struct Location: Hashable, Sendable, CustomStringConvertible {
         self.object = object
     }
 
+    /// The location of a field below this one.
+    public func child(_ suffix: String) -> Location {
+        Location(file: file, path: path.isEmpty ? suffix : "\(path).\(suffix)", object: object)
+    }
+
     public var description: String {
         var text = "\(file): \(path.isEmpty ? "(document)" : path)"
         if let object { text += ": \(object)" }
@@ -44,7 +49,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidValue(let location, let value, let problem):
             "\(location): \(Self.quote(value)) \(problem)"
         case .duplicateObject(let location, let kind, let first):
-            "\(location): duplicate \(kind); first defined at \(first.file): \(first.path.isEmpty ? "(document)" : first.path)"
+            "\(location): duplicate \(kind); first defined at \(first.file): \(first.path)"
         case .missingService(let location, let service):
             "\(location): its Service \(service) is not in the input; add the Service or drop these endpoints"
         }
@@ -54,7 +59,9 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     static func quote(_ value: String) -> String {
         var out = ""
         for scalar in value.unicodeScalars.prefix(80) {
-            if scalar.value < 0x20 || scalar.value == 0x7F {
+            if scalar == "\"" || scalar == "\\" {
+                out += "\\\(scalar)"
+            } else if scalar.value < 0x20 || scalar.value == 0x7F {
                 out += "\\u{\(String(scalar.value, radix: 16))}"
             } else {
                 out.unicodeScalars.append(scalar)

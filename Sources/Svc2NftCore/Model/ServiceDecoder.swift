@@ -147,13 +147,12 @@ enum ObjectIdentity {
         let name = try nameField.string()
         let namespaceField = metadata.child("namespace")
         let namespace = try namespaceField.optionalString() ?? "default"
-        let label = "\(namespace)/\(name)"
         guard KubernetesName.isDNSLabel(namespace) else {
-            throw namespaceField.owned(by: label).invalid(namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
+            throw namespaceField.owned(by: "(invalid namespace)/\(KubernetesName.isDNSSubdomain(name) ? name : "(invalid name)")").invalid(namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
         }
         let valid = nameRule == .dnsLabel ? KubernetesName.isDNSLabel(name) : KubernetesName.isDNSSubdomain(name)
         guard valid else {
-            throw nameField.owned(by: label).invalid(name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
+            throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
         }
         return ServiceID(namespace: namespace, name: name)
     }
