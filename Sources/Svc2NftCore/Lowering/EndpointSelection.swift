@@ -4,6 +4,12 @@ public struct PortEndpoint: Hashable, Sendable, Comparable {
     public let port: UInt16
     public let endpoint: Endpoint
 
+    public init(address: IPAddress, port: UInt16, endpoint: Endpoint) {
+        self.address = address
+        self.port = port
+        self.endpoint = endpoint
+    }
+
     public static func < (a: PortEndpoint, b: PortEndpoint) -> Bool { (a.address, a.port) < (b.address, b.port) }
 }
 

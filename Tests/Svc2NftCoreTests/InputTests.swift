@@ -1,0 +1,93 @@
+import Svc2NftCore
+import Testing
+
+@Suite struct JSONParserTests {
+    @Test func parsesNestedValues() throws {
+        let value = try JSONParser.parse(Array(#"{"a": [1, -2.5, "x\u00e9\n", true, null], "b": {}}"#.utf8), file: "f")
+        #expect(value["a"] == .array([.number(1), .number(-2.5), .string("xé\n"), .bool(true), .null]))
+        #expect(value["b"] == .object([:]))
+    }
+
+    @Test(arguments: [
+        ("{\n  \"a\": 1,\n  \"b\": }", 3, 8),
+        ("{\"a\": tru}", 1, 7),
+        ("[1, 2", 1, 6),
+        ("{\"a\": 01}", 1, 7),
+        ("{} x", 1, 4),
+    ])
+    func reportsLineAndColumn(_ text: String, _ line: Int, _ column: Int) {
+        #expect(throws: InputError.self) { try JSONParser.parse(Array(text.utf8), file: "f.json") }
+        do {
+            _ = try JSONParser.parse(Array(text.utf8), file: "f.json")
+        } catch {
+            guard case .syntax(let file, let l, let c, _) = error else {
+                Issue.record("not a syntax error: \(error)")
+                return
+            }
+            #expect(file == "f.json")
+            #expect((l, c) == (line, column))
+        }
+    }
+}
+
+@Suite struct AddressTests {
+    @Test(arguments: [
+        ("fd00:10:96::10", "fd00:10:96::10"), ("FD00:0:0:0:0:0:0:1", "fd00::1"), ("::", "::"), ("::1", "::1"),
+        ("1:0:0:1:0:0:0:1", "1:0:0:1::1"), ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"), ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),
+        ("::ffff:10.0.0.1", "::ffff:a00:1"), ("10.96.0.1", "10.96.0.1"),
+    ])
+    func canonicalForm(_ text: String, _ canonical: String) throws {
+        let address = try #require(IPAddress(text))
+        #expect(address.description == canonical)
+        #expect(IPAddress(canonical) == address)
+    }
+
+    @Test(arguments: ["10.0.0.256", "10.0.0", "010.0.0.1", "1::2::3", "1:2:3:4:5:6:7:8:9", "", "::g", "10.0.0.1 "])
+    func rejectsInvalid(_ text: String) {
+        #expect(IPAddress(text) == nil)
+    }
+
+    @Test func cidrMasksHostBitsAndContains() throws {
+        let cidr = try #require(CIDR("10.1.2.3/8"))
+        #expect(cidr.description == "10.0.0.0/8")
+        #expect(cidr.contains(IPAddress("10.255.0.1")!))
+        #expect(!cidr.contains(IPAddress("11.0.0.1")!))
+        #expect(cidr.lastAddress == IPAddress("10.255.255.255"))
+        let v6 = try #require(CIDR("fd00:10:244:1::5/64"))
+        #expect(v6.description == "fd00:10:244:1::/64")
+        #expect(v6.lastAddress == IPAddress("fd00:10:244:1:ffff:ffff:ffff:ffff"))
+        #expect(CIDR("10.0.0.0/33") == nil)
+    }
+}
+
+@Suite struct NameTests {
+    @Test func longNamesAreHashedDeterministically() {
+        let long = "ep-" + String(repeating: "a", count: 300)
+        let name = ChainName(long)
+        #expect(name.text.utf8.count == ObjectName.maxLength)
+        #expect(name == ChainName(long))
+        #expect(name != ChainName(long + "b"))
+        #expect(ObjectName.isIdentifier(name.text))
+    }
+
+    @Test(arguments: ["a b", "x\"y", "x;y", "x{y", "-x", "", "x\ny", "x@y"])
+    func identifiersRefuseNftSyntax(_ text: String) {
+        #expect(!ObjectName.isIdentifier(text))
+    }
+
+    @Test func commentsCannotEscapeTheirQuotes() {
+        let comment = Comment("a\" ; flush ruleset ; \\ \n x")
+        #expect(!comment.text.contains("\""))
+        #expect(!comment.text.contains("\\"))
+        #expect(!comment.text.contains("\n"))
+    }
+
+    @Test func kubernetesNames() {
+        #expect(KubernetesName.isDNSLabel("kube-system"))
+        #expect(!KubernetesName.isDNSLabel("Kube"))
+        #expect(!KubernetesName.isDNSLabel("a_b"))
+        #expect(KubernetesName.isPortName("http-2"))
+        #expect(!KubernetesName.isPortName("80"))
+        #expect(!KubernetesName.isPortName("a--b"))
+    }
+}
