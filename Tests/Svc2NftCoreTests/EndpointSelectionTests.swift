@@ -64,6 +64,14 @@ import Testing
         #expect(s.cluster.isEmpty)
         #expect(addresses(s.local) == ["10.0.0.1"])
         #expect(addresses(s.allReachable) == ["10.0.0.1"])
+        #expect(s.hasAnyEndpoints)
+    }
+
+    @Test func internalLocalWithOnlyRemoteEndpointsStillHasEndpoints() {
+        let s = EndpointSelection(
+            endpoints: [Self.ep("10.0.0.2", node: "node-b")], service: Self.service(itp: .local, type: .clusterIP), node: Self.node)
+        #expect(s.allReachable.isEmpty)
+        #expect(s.hasAnyEndpoints, "kube-proxy drops (not rejects) when endpoints exist only elsewhere")
     }
 
     @Test func topologyHintsNarrowClusterEndpoints() {

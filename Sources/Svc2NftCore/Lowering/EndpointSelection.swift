@@ -25,7 +25,9 @@ public struct EndpointSelection: Sendable, Equatable {
     public var clusterUsesTerminating = false
     public var localUsesTerminating = false
 
-    public var hasEndpoints: Bool { !allReachable.isEmpty }
+    /// kube-proxy's `hasAnyEndpoints`: usable endpoints exist somewhere in the cluster,
+    /// even if no policy of this node may use them (then traffic is dropped, not rejected).
+    public var hasAnyEndpoints = false
 
     /// kube-proxy's `UsesClusterEndpoints`: Cluster internal policy, or externally reachable
     /// at all (short-circuited pod and node traffic needs cluster endpoints).
@@ -51,10 +53,14 @@ public struct EndpointSelection: Sendable, Equatable {
                 cluster = endpoints.filter(servingTerminating)
                 clusterUsesTerminating = !cluster.isEmpty
             }
+            hasAnyEndpoints = !cluster.isEmpty
         }
         guard Self.usesLocalEndpoints(service) else {
             allReachable = cluster
             return
+        }
+        if endpoints.contains(where: { $0.endpoint.ready || servingTerminating($0) }) {
+            hasAnyEndpoints = true
         }
         if endpoints.contains(where: { isLocal($0) && $0.endpoint.ready }) {
             local = endpoints.filter { isLocal($0) && $0.endpoint.ready }

@@ -35,7 +35,7 @@ struct ServicePortLowering {
     func lower() -> PortContribution {
         var out = PortContribution()
         let s = selection
-        let hasEndpoints = s.hasEndpoints
+        let hasEndpoints = s.hasAnyEndpoints
         let usesClusterChain = !s.cluster.isEmpty && EndpointSelection.usesClusterEndpoints(service)
         let usesLocalChain = !s.local.isEmpty && EndpointSelection.usesLocalEndpoints(service)
         let internalChain = service.internalPolicyLocal ? localChain : clusterChain

@@ -1,0 +1,398 @@
+#!/usr/bin/env python3
+"""Network-namespace test bed: real packets through real kernel rules.
+
+For one fixture it builds, inside namespaces it creates and always deletes:
+  node     holds the ruleset, the node addresses, routes to every pod; the router
+  pod-N    one per pod address, with a reply server on every endpoint port
+  outside  external clients (every source address that is neither node nor pod)
+then loads the ruleset into the node namespace with a loader command (`nft -f FILE`
+or `svc2nft apply ...`), replays fixtures/<case>/flows.json and prints one JSON
+result per flow on stdout.
+
+Reply servers answer "<own ip>:<port> <peer ip>", so a client learns which endpoint
+it reached and whether its source address was rewritten (masquerade).
+
+Subcommands (run inside a namespace by the bed itself): serve, probe.
+"""
+import argparse
+import ipaddress
+import json
+import os
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+HERE = os.path.abspath(__file__)
+DEFAULT_NODE_IPS = ["10.0.0.1", "fd00:10::1"]
+DEFAULT_POD_CIDRS = ["10.244.0.0/16", "fd00:10:244::/48"]
+GATEWAY4 = "169.254.1.1"
+GATEWAY6 = "fd00:ffff::1"
+PROTOS = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
+
+
+def family(ip):
+    return socket.AF_INET6 if ":" in ip else socket.AF_INET
+
+
+def endpoint_text(ip, port):
+    """ip:port, with IPv6 in brackets, as flows.json writes endpoints."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+# ---------------------------------------------------------------- serve / probe
+
+def serve(args):
+    """Reply server: one listener per (address, port, protocol)."""
+    sel = selectors.DefaultSelector()
+    for spec in args.listen:
+        ip, port, proto = spec.rsplit(",", 2)
+        s = socket.socket(family(ip), PROTOS[proto])
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((ip, int(port)))
+        if proto == "tcp":
+            s.listen(512)
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, (ip, int(port), proto))
+    print("ready", flush=True)
+    while True:
+        for key, _ in sel.select():
+            ip, port, proto = key.data
+            try:
+                if proto == "tcp":
+                    conn, peer = key.fileobj.accept()
+                    conn.setblocking(True)
+                    conn.settimeout(2)
+                    try:
+                        conn.recv(64)
+                        conn.sendall(f"{endpoint_text(ip, port)} {peer[0]}".encode())
+                    finally:
+                        conn.close()
+                else:
+                    _, peer = key.fileobj.recvfrom(64)
+                    key.fileobj.sendto(f"{endpoint_text(ip, port)} {peer[0]}".encode(), peer)
+            except OSError:
+                pass
+
+
+def probe_once(source, dest, port, proto, timeout):
+    """One connection; returns ("ok", endpoint, peer) or (verdict, None, None)."""
+    s = socket.socket(family(dest), PROTOS[proto])
+    s.settimeout(timeout)
+    try:
+        s.bind((source, 0))
+        s.connect((dest, port))
+        s.send(b"hi")
+        reply = s.recv(128).decode()
+        endpoint, peer = reply.split(" ")
+        return ("ok", endpoint, peer)
+    except ConnectionRefusedError:
+        return ("REJECT", None, None)
+    except (socket.timeout, TimeoutError):
+        return ("DROP", None, None)
+    except OSError as e:
+        return (f"ERROR {e.strerror}", None, None)
+    finally:
+        s.close()
+
+
+def probe(args):
+    """Runs flows (JSON on stdin) from this namespace, in parallel; prints results."""
+    flows = json.load(sys.stdin)
+    results = [None] * len(flows)
+
+    def run(i, f):
+        outcomes = []
+        for _ in range(f["attempts"]):
+            outcomes.append(probe_once(f["sourceIP"], f["destIP"], f["destPort"], f["protocol"], args.timeout))
+            if outcomes[-1][0] in ("DROP",):
+                break  # a drop stays a drop; do not wait for it again
+        results[i] = {"name": f["name"], "outcomes": outcomes}
+
+    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(flows)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    json.dump(results, sys.stdout)
+
+
+# ---------------------------------------------------------------- the bed
+
+class Bed:
+    def __init__(self, node_ips, keep=False):
+        self.run_id = uuid.uuid4().hex[:6]
+        self.node_ips = node_ips
+        self.namespaces = []
+        self.servers = []
+        self.pod_ns = {}      # pod ip -> namespace
+        self.link_index = 0
+        self.keep = keep
+        self.extra_node_ips = set()   # addresses some flows need on the node (destOnNode)
+
+    def ns(self, role):
+        return f"s2n-{self.run_id}-{role}"
+
+    def sh(self, *argv, check=True, input=None):
+        r = subprocess.run(argv, capture_output=True, text=True, input=input)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: {r.stderr.strip()}")
+        return r
+
+    def ip(self, ns, *argv):
+        return self.sh("ip", "-n", ns, *argv)
+
+    def add_ns(self, role):
+        name = self.ns(role)
+        self.sh("ip", "netns", "add", name)
+        self.namespaces.append(name)
+        self.sh("ip", "netns", "exec", name, "sysctl", "-qw",
+                "net.ipv6.conf.all.accept_dad=0", "net.ipv6.conf.default.accept_dad=0",
+                "net.ipv4.conf.all.rp_filter=0", "net.ipv4.conf.default.rp_filter=0")
+        self.ip(name, "link", "set", "lo", "up")
+        return name
+
+    def veth(self, other_ns):
+        """A veth pair: node side (returned name) in node, 'eth0' in other_ns."""
+        self.link_index += 1
+        node_side = f"v{self.run_id}{self.link_index}"
+        self.ip(self.node, "link", "add", node_side, "type", "veth", "peer", "name", "eth0", "netns", other_ns)
+        self.ip(self.node, "link", "set", node_side, "up")
+        self.ip(other_ns, "link", "set", "eth0", "up")
+        return node_side
+
+    def setup(self, pods, outside_sources, listeners):
+        self.node = self.add_ns("node")
+        # REJECT answers with ICMP; the kernel's per-host ICMP rate limit would turn a
+        # burst of parallel rejected flows into timeouts, so the node namespace lifts it.
+        self.sh("ip", "netns", "exec", self.node, "sysctl", "-qw", "net.ipv4.ip_forward=1",
+                "net.ipv6.conf.all.forwarding=1", "net.ipv4.icmp_ratelimit=0", "net.ipv6.icmp.ratelimit=0",
+                "net.ipv4.icmp_msgs_per_sec=100000", "net.ipv4.icmp_msgs_burst=100000")
+        # Outside world: one namespace holding every external client address.
+        self.outside = self.add_ns("out")
+        link = self.veth(self.outside)
+        for ip in self.node_ips + sorted(self.extra_node_ips):
+            if ":" in ip:
+                self.ip(self.node, "-6", "addr", "add", f"{ip}/128", "dev", link, "nodad")
+            else:
+                self.ip(self.node, "addr", "add", f"{ip}/32", "dev", link)
+        v4 = [ip for ip in self.node_ips if ":" not in ip]
+        v6 = [ip for ip in self.node_ips if ":" in ip]
+        for src in sorted(outside_sources):
+            if ":" in src:
+                self.ip(self.outside, "addr", "add", f"{src}/128", "dev", "eth0", "nodad")
+            else:
+                self.ip(self.outside, "addr", "add", f"{src}/32", "dev", "eth0")
+        # The node's default route leads outside; outside reaches everything through the node.
+        self.ip(self.node, "route", "add", "default", "dev", link)
+        self.ip(self.node, "-6", "route", "add", "default", "dev", link)
+        for ip in v4[:1]:
+            self.ip(self.outside, "route", "add", ip, "dev", "eth0")
+            self.ip(self.outside, "route", "add", "default", "via", ip, "dev", "eth0")
+        for ip in v6[:1]:
+            self.ip(self.outside, "-6", "route", "add", ip, "dev", "eth0")
+            self.ip(self.outside, "-6", "route", "add", "default", "via", ip, "dev", "eth0")
+        # Pods: one namespace per address, Calico-style point-to-point routing.
+        for n, pod in enumerate(sorted(pods, key=lambda a: (ipaddress.ip_address(a).version, ipaddress.ip_address(a)))):
+            name = self.add_ns(f"p{n}")
+            self.pod_ns[pod] = name
+            link = self.veth(name)
+            if ":" in pod:
+                self.ip(self.node, "-6", "addr", "add", f"{GATEWAY6}/128", "dev", link, "nodad")
+                self.ip(name, "-6", "addr", "add", f"{pod}/128", "dev", "eth0", "nodad")
+                self.ip(name, "-6", "route", "add", GATEWAY6, "dev", "eth0")
+                self.ip(name, "-6", "route", "add", "default", "via", GATEWAY6, "dev", "eth0")
+                self.ip(self.node, "-6", "route", "add", f"{pod}/128", "dev", link)
+            else:
+                self.ip(self.node, "addr", "add", f"{GATEWAY4}/32", "dev", link)
+                self.ip(name, "addr", "add", f"{pod}/32", "dev", "eth0")
+                self.ip(name, "route", "add", GATEWAY4, "dev", "eth0")
+                self.ip(name, "route", "add", "default", "via", GATEWAY4, "dev", "eth0")
+                self.ip(self.node, "route", "add", f"{pod}/32", "dev", link)
+        # Reply servers.
+        by_ns = {}
+        for ip, port, proto in sorted(listeners):
+            by_ns.setdefault(self.owner(ip), []).append(f"{ip},{port},{proto}")
+        for ns, specs in by_ns.items():
+            if ns is None:
+                continue
+            p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, HERE, "serve", *[a for s in specs for a in ("--listen", s)]],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.servers.append(p)
+            line = p.stdout.readline()
+            if line.strip() != "ready":
+                raise RuntimeError(f"reply server in {ns} failed: {p.stderr.read()}")
+
+    def owner(self, ip):
+        if ip in self.pod_ns:
+            return self.pod_ns[ip]
+        if ip in self.node_ips or ip in self.extra_node_ips or ipaddress.ip_address(ip).is_loopback:
+            return self.node
+        return self.outside
+
+    def load(self, loader):
+        r = subprocess.run(["ip", "netns", "exec", self.node, *loader], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"loader {' '.join(loader)} failed ({r.returncode}): {r.stderr.strip()}")
+
+    def run(self, flows, timeout):
+        by_ns = {}
+        for f in flows:
+            by_ns.setdefault(self.owner(f["sourceIP"]), []).append(f)
+        results = {}
+        procs = []
+        for ns, group in by_ns.items():
+            p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, HERE, "probe", "--timeout", str(timeout)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            p.stdin.write(json.dumps(group))
+            p.stdin.close()
+            procs.append(p)
+        for p in procs:
+            out = p.stdout.read()
+            p.wait()
+            if p.returncode != 0:
+                raise RuntimeError(f"probe failed: {p.stderr.read()}")
+            for r in json.loads(out):
+                results[r["name"]] = r["outcomes"]
+        return results
+
+    def cleanup(self):
+        for p in self.servers:
+            p.kill()
+            p.wait()
+        if self.keep:
+            return
+        for ns in reversed(self.namespaces):
+            for pid in self.sh("ip", "netns", "pids", ns, check=False).stdout.split():
+                self.sh("kill", "-9", pid, check=False)
+            self.sh("ip", "netns", "del", ns, check=False)
+
+
+# ---------------------------------------------------------------- judging flows
+
+def parse_output(text):
+    text = text.strip()
+    if text in ("REJECT", "DROP", ""):
+        return text, set()
+    return "ENDPOINTS", {e.strip() for e in text.split(",")}
+
+
+def attempts_for(expected_endpoints):
+    """Enough tries that a correct random pick misses one of N endpoints < 1e-6."""
+    n = len(expected_endpoints)
+    if n <= 1:
+        return 2
+    k = 1
+    while n * ((1 - 1 / n) ** k) >= 1e-6:
+        k += 1
+    return k
+
+
+def judge(flow, outcomes):
+    kind, endpoints = parse_output(flow["output"])
+    got_verdicts = {o[0] for o in outcomes}
+    reached = {o[1] for o in outcomes if o[0] == "ok"}
+    peers = {o[2] for o in outcomes if o[0] == "ok"}
+    problems = []
+    if kind in ("REJECT", "DROP"):
+        if got_verdicts != {kind}:
+            problems.append(f"expected {kind}, got {sorted(got_verdicts)} {sorted(reached)}")
+    else:
+        if got_verdicts != {"ok"}:
+            problems.append(f"expected replies, got {sorted(got_verdicts)}")
+        want = endpoints if kind == "ENDPOINTS" else {endpoint_text(flow["destIP"], flow["destPort"])}
+        if flow.get("affinity"):
+            if len(reached) != 1 or not reached <= want:
+                problems.append(f"expected one endpoint of {sorted(want)} for every try, reached {sorted(reached)}")
+        elif reached != want:
+            problems.append(f"expected endpoints {sorted(want)}, reached {sorted(reached)}")
+        masq = any(p != flow["sourceIP"] for p in peers)
+        if "masq" in flow and reached and masq != flow["masq"]:
+            problems.append(f"expected masq={flow['masq']}, endpoint saw {sorted(peers)}")
+    return problems
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve")
+    s.add_argument("--listen", action="append", default=[])
+    p = sub.add_parser("probe")
+    p.add_argument("--timeout", type=float, default=1.0)
+    r = sub.add_parser("run", help="build the bed for a fixture, load, replay flows, judge")
+    r.add_argument("--flows", required=True)
+    r.add_argument("--node-ip", action="append", default=[])
+    r.add_argument("--pod-cidr", action="append", default=[])
+    r.add_argument("--timeout", type=float, default=1.0)
+    r.add_argument("--keep", action="store_true", help="leave namespaces for debugging")
+    r.add_argument("loader", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.cmd == "serve":
+        return serve(args)
+    if args.cmd == "probe":
+        return probe(args)
+
+    flows = json.load(open(args.flows))
+    skipped = []
+    sctp = True
+    try:
+        socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_SCTP).close()
+    except OSError:
+        sctp = False
+    runnable = []
+    for f in flows:
+        if f["protocol"] == "sctp":
+            if not sctp:
+                skipped.append({"name": f["name"], "reason": "kernel has no SCTP sockets"})
+                continue
+        runnable.append(f)
+    # The fixture's node addresses (never loopback), plus a default for a family it lacks.
+    node_ips = [ip for ip in args.node_ip if not ipaddress.ip_address(ip).is_loopback]
+    for default in DEFAULT_NODE_IPS:
+        if not any(family(ip) == family(default) for ip in node_ips):
+            node_ips.append(default)
+    pod_cidrs = [ipaddress.ip_network(c) for c in (args.pod_cidr or DEFAULT_POD_CIDRS)]
+    pods, outside, listeners, extra_node_ips = set(), set(), set(), set()
+    for f in runnable:
+        kind, endpoints = parse_output(f["output"])
+        f["attempts"] = f.get("attempts") or attempts_for(endpoints)
+        for e in endpoints:
+            ip, port = e.rsplit(":", 1)
+            ip = ip.strip("[]")  # [fd00::1]:80
+            pods.add(ip)
+            listeners.add((ip, int(port), f["protocol"]))
+        if kind == "":
+            listeners.add((f["destIP"], f["destPort"], f["protocol"]))
+        if f.get("destOnNode"):
+            extra_node_ips.add(f["destIP"])
+        src = f["sourceIP"]
+        if src in node_ips or ipaddress.ip_address(src).is_loopback:
+            continue
+        if any(ipaddress.ip_address(src) in c for c in pod_cidrs if c.version == ipaddress.ip_address(src).version):
+            pods.add(src)
+        else:
+            outside.add(src)
+    for ip, _, _ in list(listeners):
+        if ip not in pods and ip not in node_ips and ip not in extra_node_ips and not ipaddress.ip_address(ip).is_loopback:
+            outside.add(ip)
+    bed = Bed(node_ips, keep=args.keep)
+    bed.extra_node_ips = extra_node_ips
+    report = {"flows": [], "skipped": skipped}
+    try:
+        bed.setup(pods, outside, listeners)
+        loader = [a.replace("{node}", bed.node) for a in args.loader if a != "--"]
+        bed.load(loader)
+        results = bed.run(runnable, args.timeout)
+        for f in runnable:
+            outcomes = results[f["name"]]
+            report["flows"].append({"name": f["name"], "problems": judge(f, outcomes), "tries": len(outcomes)})
+    finally:
+        bed.cleanup()
+    json.dump(report, sys.stdout, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
