@@ -291,6 +291,26 @@ def attempts_for(expected_endpoints):
     return k
 
 
+# Chi-square critical values at p = 1e-4 by degrees of freedom: a correct uniform pick
+# fails less than once in 10,000 runs.
+CHI2_CRITICAL_1E4 = {1: 15.137, 2: 18.421, 3: 21.108, 4: 23.513, 5: 25.745}
+
+
+def balance_problems(outcomes, endpoints):
+    counts = {e: 0 for e in endpoints}
+    for o in outcomes:
+        if o[0] == "ok":
+            counts[o[1]] += 1
+    total = sum(counts.values())
+    expected = total / len(counts)
+    chi2 = sum((c - expected) ** 2 / expected for c in counts.values())
+    limit = CHI2_CRITICAL_1E4[len(counts) - 1]
+    if chi2 > limit:
+        return [f"uneven balance over {total} connections: {counts}, chi-square {chi2:.1f} > {limit}"]
+    print(f"balance: {counts}, chi-square {chi2:.2f} <= {limit}", file=sys.stderr)
+    return []
+
+
 def judge(flow, outcomes):
     kind, endpoints = parse_output(flow["output"])
     got_verdicts = {o[0] for o in outcomes}
@@ -309,6 +329,8 @@ def judge(flow, outcomes):
                 problems.append(f"expected one endpoint of {sorted(want)} for every try, reached {sorted(reached)}")
         elif reached != want:
             problems.append(f"expected endpoints {sorted(want)}, reached {sorted(reached)}")
+        if flow.get("balanced") and not problems:
+            problems += balance_problems(outcomes, want)
         masq = any(p != flow["sourceIP"] for p in peers)
         if "masq" in flow and reached and masq != flow["masq"]:
             problems.append(f"expected masq={flow['masq']}, endpoint saw {sorted(peers)}")
