@@ -105,12 +105,17 @@ def probe(args):
     results = [None] * len(flows)
 
     def run(i, f):
-        outcomes = []
-        for _ in range(f["attempts"]):
-            outcomes.append(probe_once(f["sourceIP"], f["destIP"], f["destPort"], f["protocol"], args.timeout))
-            if outcomes[-1][0] in ("DROP",):
-                break  # a drop stays a drop; do not wait for it again
-        results[i] = {"name": f["name"], "outcomes": outcomes}
+        rounds = []
+        for r in range(f.get("rounds", 1)):
+            if r:
+                time.sleep(f["roundGap"])  # let session affinity entries expire
+            outcomes = []
+            for _ in range(f["attempts"]):
+                outcomes.append(probe_once(f["sourceIP"], f["destIP"], f["destPort"], f["protocol"], args.timeout))
+                if outcomes[-1][0] in ("DROP",):
+                    break  # a drop stays a drop; do not wait for it again
+            rounds.append(outcomes)
+        results[i] = {"name": f["name"], "outcomes": [o for r in rounds for o in r], "rounds": rounds}
 
     threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(flows)]
     for t in threads:
@@ -256,7 +261,7 @@ class Bed:
             if p.returncode != 0:
                 raise RuntimeError(f"probe failed: {p.stderr.read()}")
             for r in json.loads(out):
-                results[r["name"]] = r["outcomes"]
+                results[r["name"]] = r
         return results
 
     def cleanup(self):
@@ -309,6 +314,26 @@ def balance_problems(outcomes, endpoints):
         return [f"uneven balance over {total} connections: {counts}, chi-square {chi2:.1f} > {limit}"]
     print(f"balance: {counts}, chi-square {chi2:.2f} <= {limit}", file=sys.stderr)
     return []
+
+
+def judge_rounds(flow, rounds):
+    """Session affinity over time: within a round every connection reaches one endpoint;
+    after each gap longer than the timeout the choice is made again, so the rounds
+    together reach more than one endpoint (a correct ruleset fails this with
+    probability N * (1/N)^rounds)."""
+    problems = []
+    chosen = []
+    for number, outcomes in enumerate(rounds):
+        reached = {o[1] for o in outcomes if o[0] == "ok"}
+        if len(reached) != 1 or len(outcomes) != sum(1 for o in outcomes if o[0] == "ok"):
+            problems.append(f"round {number}: expected one endpoint for every connection, got {sorted(reached)}")
+        chosen += sorted(reached)
+    _, endpoints = parse_output(flow["output"])
+    if not set(chosen) <= endpoints:
+        problems.append(f"reached {sorted(set(chosen) - endpoints)}, not in {sorted(endpoints)}")
+    if len(set(chosen)) < 2:
+        problems.append(f"after {len(rounds) - 1} expiries the client still reached only {sorted(set(chosen))}")
+    return problems
 
 
 def judge(flow, outcomes):
@@ -409,8 +434,9 @@ def main():
         bed.load(loader)
         results = bed.run(runnable, args.timeout)
         for f in runnable:
-            outcomes = results[f["name"]]
-            report["flows"].append({"name": f["name"], "problems": judge(f, outcomes), "tries": len(outcomes)})
+            outcomes = results[f["name"]]["outcomes"]
+            problems = judge(f, outcomes) if "rounds" not in f else judge_rounds(f, results[f["name"]]["rounds"])
+            report["flows"].append({"name": f["name"], "problems": problems, "tries": len(outcomes)})
     finally:
         bed.cleanup()
     json.dump(report, sys.stdout, indent=1)
