@@ -25,12 +25,10 @@ enum YAMLReader {
 
     private static func syntaxError(_ error: YamlError, file: String) -> InputError {
         switch error {
-        case .scanner(let context, let problem, let mark, _):
-            return .syntax(file: file, line: mark.line, column: mark.column, message: [context?.text, problem].compactMap { $0 }.joined(separator: ": "))
-        case .parser(let context, let problem, let mark, _):
-            return .syntax(file: file, line: mark.line, column: mark.column, message: [context?.text, problem].compactMap { $0 }.joined(separator: ": "))
-        case .composer(let context, let problem, let mark, _):
-            return .syntax(file: file, line: mark.line, column: mark.column, message: [context?.text, problem].compactMap { $0 }.joined(separator: ": "))
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let message = [context?.text, problem].compactMap { $0 }.joined(separator: ": ")
+            return .syntax(file: file, line: mark.line, column: mark.column, message: message)
         default:
             return .syntax(file: file, line: 0, column: 0, message: "\(error)")
         }

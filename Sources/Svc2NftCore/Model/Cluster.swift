@@ -62,10 +62,7 @@ public enum ClusterLoader {
                     slicesByName[key] = slice.source
                     slices[slice.service, default: []].append(slice)
                 case ("Endpoints", _):
-                    let converted = try EndpointDecoder.decodeEndpoints(raw)
-                    let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
-                    let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
-                    let here = root.owned(by: id.description).location
+                    let (id, here, converted) = try EndpointDecoder.decodeEndpoints(raw)
                     if let first = endpointsByName[id] {
                         fail(.duplicateObject(here.child("metadata.name"), kind: "Endpoints", firstSeen: first.child("metadata.name")))
                         continue

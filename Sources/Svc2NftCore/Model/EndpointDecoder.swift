@@ -49,8 +49,9 @@ enum EndpointDecoder {
             ports: ports, endpoints: endpoints, source: object.location)
     }
 
-    /// One slice per address family of each subset.
-    static func decodeEndpoints(_ raw: RawObject) throws(ModelError) -> [EndpointSlice] {
+    /// One slice per address family of each subset, with the object's identity and where
+    /// its name is.
+    static func decodeEndpoints(_ raw: RawObject) throws(ModelError) -> (ServiceID, Location, [EndpointSlice]) {
         let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
         let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
         let object = root.owned(by: id.description)
@@ -76,6 +77,6 @@ enum EndpointDecoder {
                     endpoints: endpoints, source: subset.location))
             }
         }
-        return slices
+        return (id, object.location, slices)
     }
 }
