@@ -33,6 +33,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
+        .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(
             name: "Svc2NftKernelTests",
             dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]

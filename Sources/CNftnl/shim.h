@@ -1,5 +1,9 @@
 #ifndef SVC2NFT_CNFTNL_H
 #define SVC2NFT_CNFTNL_H
+// glibc's socket headers first: linux/libc-compat.h then skips the kernel's copies of
+// in_addr and friends, which would otherwise clash with Swift's Glibc module.
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/table.h>
 #include <libnftnl/chain.h>
@@ -8,8 +12,6 @@
 #include <libnftnl/set.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/common.h>
-#include <libnftnl/udata.h>
-#include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 #endif

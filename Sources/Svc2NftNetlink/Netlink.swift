@@ -1,1 +1,0 @@
-// Placeholder until the netlink backend lands.

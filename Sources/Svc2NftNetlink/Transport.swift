@@ -1,0 +1,136 @@
+import CNftnl
+import Foundation
+
+/// The kernel's answer to one message: its sequence number and errno (0 for an ack).
+public struct NetlinkAck: Equatable, Sendable {
+    public let sequence: UInt32
+    public let errno: Int32
+
+    public init(sequence: UInt32, errno: Int32) {
+        self.sequence = sequence
+        self.errno = errno
+    }
+}
+
+/// Where finished batches go: the kernel (`MNLTransport`) or a recorder for tests.
+public protocol NetfilterTransport: AnyObject {
+    /// Sends a batch and returns every error the kernel reported (no acks for success).
+    func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck]
+}
+
+/// A libmnl netfilter socket. The kernel processes a batch inside `sendmsg`, so when it
+/// returns every error is already queued; they are drained without waiting.
+public final class MNLTransport: NetfilterTransport {
+    private let socket: OpaquePointer
+
+    public init() throws(ApplyError) {
+        guard let socket = mnl_socket_open(NETLINK_NETFILTER) else { throw .socket(operation: "open", errno: errno) }
+        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) >= 0 else {
+            let code = errno
+            mnl_socket_close(socket)
+            throw .socket(operation: "bind", errno: code)
+        }
+        self.socket = socket
+    }
+
+    deinit { mnl_socket_close(socket) }
+
+    public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
+        let fd = mnl_socket_get_fd(socket)
+        // The whole batch must fit the send buffer: one sendmsg, one skb. As root,
+        // SO_SNDBUFFORCE lifts the rmem/wmem ceilings; otherwise the send fails with EPERM below.
+        var size = Int32(min(batch.byteCount + 65536, Int(Int32.max)))
+        if setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, socklen_t(MemoryLayout<Int32>.size)) < 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var receive = Int32(4 * 1024 * 1024)
+        if setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &receive, socklen_t(MemoryLayout<Int32>.size)) < 0 {
+            _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size))
+        }
+
+        let sent: Int = batch.pages.withIOVecs { iov -> Int in
+            var address = sockaddr_nl()
+            address.nl_family = sa_family_t(AF_NETLINK)
+            return withUnsafeMutablePointer(to: &address) { addressPointer in
+                var message = msghdr()
+                message.msg_name = UnsafeMutableRawPointer(addressPointer)
+                message.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                message.msg_iov = iov.baseAddress
+                message.msg_iovlen = iov.count
+                return sendmsg(fd, &message, 0)
+            }
+        }
+        if sent < 0 {
+            if errno == EPERM { throw .permissionDenied }
+            throw .socket(operation: "sendmsg", errno: errno)
+        }
+
+        var acks: [NetlinkAck] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if count < 0 {
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                if errno == ENOBUFS { acks.append(NetlinkAck(sequence: 0, errno: ENOBUFS)); break }
+                throw .socket(operation: "recv", errno: errno)
+            }
+            if count == 0 { break }
+            acks += Self.parse(Array(buffer[..<count]))
+        }
+        return acks.filter { $0.errno != 0 }
+    }
+
+    /// Splits a receive buffer into netlink messages and reads NLMSG_ERROR ones.
+    static func parse(_ bytes: [UInt8]) -> [NetlinkAck] {
+        var acks: [NetlinkAck] = []
+        var offset = 0
+        func u32(_ at: Int) -> UInt32 { bytes[at..<at + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
+        while offset + 16 <= bytes.count {
+            let length = Int(u32(offset))
+            let type = UInt16(truncatingIfNeeded: u32(offset + 4))
+            guard length >= 16, offset + length <= bytes.count else { break }
+            if type == UInt16(NLMSG_ERROR), length >= 16 + 4 + 16 {
+                let error = Int32(bitPattern: u32(offset + 16))
+                let failedSequence = u32(offset + 20 + 8)
+                acks.append(NetlinkAck(sequence: failedSequence, errno: -error))
+            }
+            offset += (length + 3) & ~3
+        }
+        return acks
+    }
+}
+
+extension Array where Element == [UInt8] {
+    /// Calls `body` with one iovec per page, valid only during the call.
+    func withIOVecs<R>(_ body: (UnsafeMutableBufferPointer<iovec>) -> R) -> R {
+        var iov = [iovec](repeating: iovec(), count: count)
+        func fill(_ index: Int) -> R {
+            if index == count { return iov.withUnsafeMutableBufferPointer { body($0) } }
+            return self[index].withUnsafeBytes { page in
+                iov[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: page.baseAddress), iov_len: page.count)
+                return fill(index + 1)
+            }
+        }
+        return fill(0)
+    }
+}
+
+/// Keeps batches instead of sending them; can make the kernel "refuse" the k-th content
+/// message with an errno, for tests without root.
+public final class RecordingTransport: NetfilterTransport {
+    public private(set) var batches: [FinalizedBatch] = []
+    public var failContentMessage: (index: Int, errno: Int32)?
+
+    public init(failContentMessage: (index: Int, errno: Int32)? = nil) {
+        self.failContentMessage = failContentMessage
+    }
+
+    public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
+        batches.append(batch)
+        guard let fail = failContentMessage else { return [] }
+        let sequences = batch.contentSequences
+        guard fail.index < sequences.count else { return [] }
+        // The kernel reports the failing message and may report later ones too.
+        return sequences[fail.index...].prefix(2).map { NetlinkAck(sequence: $0, errno: fail.errno) }
+    }
+}

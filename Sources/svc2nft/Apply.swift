@@ -1,0 +1,51 @@
+import ArgumentParser
+import Foundation
+import Svc2NftCore
+import Svc2NftNetlink
+
+/// `svc2nft apply`: install the ruleset `compile` prints, in one netlink transaction.
+struct Apply: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Install the ruleset into the kernel atomically (root). Exit 1 if the kernel refuses; nothing changes then.")
+
+    @OptionGroup var options: NodeOptions
+
+    /// Test-only: `SVC2NFT_TEST_FAULT_CHAIN=<chain>` adds a rule the kernel must refuse
+    /// to that chain, to prove a refused batch changes nothing.
+    static var fault: GraphEncoder.Fault? {
+        ProcessInfo.processInfo.environment["SVC2NFT_TEST_FAULT_CHAIN"].map(GraphEncoder.Fault.init)
+    }
+
+    func run() throws {
+        let (graph, _) = Pipeline.graph(options)
+        do {
+            let batch = try Applier(transport: MNLTransport()).apply(graph, fault: Self.fault)
+            let rules = graph.tables.flatMap(\.chains).map(\.rules.count).reduce(0, +)
+            Pipeline.printError("applied: \(graph.tables.count) tables, \(graph.tables.flatMap(\.chains).count) chains, \(rules) rules in one batch of \(batch.messageCount) messages (\(batch.byteCount) bytes)")
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+/// `svc2nft delete`: remove our tables, and nothing else.
+struct Delete: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Remove svc2nft's ip and ip6 tables (root); succeeds when they are absent.")
+
+    @Option(name: .customLong("table"), help: "Name of our ip and ip6 tables.")
+    var table: String = NodeConfig.defaultTableName
+
+    func run() throws {
+        guard NodeConfig.isValidTableName(table) else {
+            Pipeline.printError("error: --table: \"\(table)\" is not a usable table name")
+            throw ExitCode(2)
+        }
+        do {
+            try Applier(transport: MNLTransport()).delete(tableName: table)
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(1)
+        }
+    }
+}
