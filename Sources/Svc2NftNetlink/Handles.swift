@@ -35,12 +35,13 @@ struct NftExpr: ~Copyable {
 struct NftRule: ~Copyable {
     let pointer: OpaquePointer?
 
-    init(family: UInt32, table: String, chain: String) {
+    /// A rule of `chain`; with no chain, a whole-table rule flush (NFT_MSG_DELRULE).
+    init(family: UInt32, table: String, chain: String?) {
         pointer = nftnl_rule_alloc()
         precondition(pointer != nil, "nftnl_rule_alloc failed: out of memory")
         nftnl_rule_set_u32(pointer, UInt16(NFTNL_RULE_FAMILY.rawValue), family)
         nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_TABLE.rawValue), table)
-        nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue), chain)
+        if let chain { nftnl_rule_set_str(pointer, UInt16(NFTNL_RULE_CHAIN.rawValue), chain) }
     }
 
     /// libnftnl owns the expression from here on.

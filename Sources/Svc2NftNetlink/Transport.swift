@@ -1,5 +1,6 @@
 import CNftnl
 import Foundation
+import Svc2NftCore
 
 /// The kernel's answer to one message: its sequence number and errno (0 for an ack).
 public struct NetlinkAck: Equatable, Sendable {
@@ -16,6 +17,9 @@ public struct NetlinkAck: Equatable, Sendable {
 public protocol NetfilterTransport: AnyObject {
     /// Sends a batch and returns every error the kernel reported (no acks for success).
     func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck]
+
+    /// Our table of `family` as the kernel has it now; nil when it does not exist.
+    func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState?
 }
 
 /// A libmnl netfilter socket. The kernel processes a batch inside `sendmsg`, so when it
@@ -80,6 +84,73 @@ public final class MNLTransport: NetfilterTransport {
         return acks.filter { $0.errno != 0 }
     }
 
+    public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? {
+        var exists = false
+        try dump(NFT_MSG_GETTABLE, family: family) { header in
+            guard let t = nftnl_table_alloc() else { return }
+            defer { nftnl_table_free(t) }
+            if nftnl_table_nlmsg_parse(header, t) >= 0, let name = nftnl_table_get_str(t, UInt16(NFTNL_TABLE_NAME.rawValue)),
+                String(cString: name) == table
+            {
+                exists = true
+            }
+        }
+        guard exists else { return nil }
+        var state = TableState()
+        try dump(NFT_MSG_GETCHAIN, family: family) { header in
+            if let (name, kind) = StateParser.chain(header, table: table) { state.chains[name] = kind }
+        }
+        try dump(NFT_MSG_GETSET, family: family) { header in
+            if let (name, definition) = StateParser.set(header, table: table) { state.sets[name] = definition }
+        }
+        return state
+    }
+
+    private var dumpSequence: UInt32 = 0x5000_0000
+
+    /// One NLM_F_DUMP request for `family`; `each` sees every answer message.
+    private func dump(_ type: nf_tables_msg_types, family: TableFamily, each: (UnsafePointer<nlmsghdr>) -> Void) throws(ApplyError) {
+        dumpSequence += 1
+        var request = [CChar](repeating: 0, count: 512)
+        let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
+            let header = nftnl_nlmsg_build_hdr(buffer.baseAddress, UInt16(type.rawValue), UInt16(K.family(family)), UInt16(NLM_F_DUMP), dumpSequence)!
+            return Int(header.pointee.nlmsg_len)
+        }
+        guard mnl_socket_sendto(socket, request, length) >= 0 else {
+            if errno == EPERM { throw .permissionDenied }
+            throw .socket(operation: "dump request", errno: errno)
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { mnl_socket_recvfrom(socket, $0.baseAddress, $0.count) }
+            if count < 0 { throw .socket(operation: "dump receive", errno: errno) }
+            var done = false
+            var failure: Int32 = 0
+            buffer.withUnsafeBytes { raw in
+                var offset = 0
+                while offset + 16 <= count {
+                    let header = raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: nlmsghdr.self)
+                    let length = Int(header.pointee.nlmsg_len)
+                    guard length >= 16, offset + length <= count else { break }
+                    if header.pointee.nlmsg_seq == dumpSequence {
+                        switch Int32(header.pointee.nlmsg_type) {
+                        case NLMSG_DONE: done = true
+                        case NLMSG_ERROR:
+                            let code = raw.loadUnaligned(fromByteOffset: offset + 16, as: Int32.self)
+                            if code != 0 { failure = -code }
+                            done = true
+                        default: each(header)
+                        }
+                    }
+                    offset += (length + 3) & ~3
+                }
+            }
+            if failure == EPERM { throw .permissionDenied }
+            if failure != 0 { throw .socket(operation: "dump", errno: failure) }
+            if done || count == 0 { return }
+        }
+    }
+
     /// Splits a receive buffer into netlink messages and reads NLMSG_ERROR ones.
     static func parse(_ bytes: [UInt8]) -> [NetlinkAck] {
         var acks: [NetlinkAck] = []
@@ -120,10 +191,15 @@ extension Array where Element == [UInt8] {
 public final class RecordingTransport: NetfilterTransport {
     public private(set) var batches: [FinalizedBatch] = []
     public var failContentMessage: (index: Int, errno: Int32)?
+    /// What `state(of:table:)` answers: the kernel as the test imagines it.
+    public var kernel: [TableFamily: TableState]
 
-    public init(failContentMessage: (index: Int, errno: Int32)? = nil) {
+    public init(failContentMessage: (index: Int, errno: Int32)? = nil, kernel: [TableFamily: TableState] = [:]) {
         self.failContentMessage = failContentMessage
+        self.kernel = kernel
     }
+
+    public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? { kernel[family] }
 
     public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
         batches.append(batch)

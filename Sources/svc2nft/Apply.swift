@@ -19,9 +19,9 @@ struct Apply: ParsableCommand {
     func run() throws {
         let (graph, _) = Pipeline.graph(options)
         do {
-            let batch = try Applier(transport: MNLTransport()).apply(graph, fault: Self.fault)
+            let plan = try Applier(transport: MNLTransport()).apply(graph, fault: Self.fault)
             let rules = graph.tables.flatMap(\.chains).map(\.rules.count).reduce(0, +)
-            Pipeline.printError("applied: \(graph.tables.count) tables, \(graph.tables.flatMap(\.chains).count) chains, \(rules) rules in one batch of \(batch.messageCount) messages (\(batch.byteCount) bytes)")
+            Pipeline.printError("applied: \(graph.tables.count) tables, \(graph.tables.flatMap(\.chains).count) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)")
         } catch {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)

@@ -17,6 +17,16 @@ import Testing
         Self.record(report, fixture: fixture, loader: "nft -f")
     }
 
+    @Test(arguments: fixtures)
+    func flowsWithApplyLoader(_ fixture: Fixture) throws {
+        if let reason = TestBed.unavailableReason {
+            print("SKIP packet flows (apply) \(fixture.name): \(reason)")
+            return
+        }
+        let report = try TestBed.run(fixture, loader: ApplyKernelTests.apply(fixture))
+        Self.record(report, fixture: fixture, loader: "svc2nft apply")
+    }
+
     static func record(_ report: TestBed.Report, fixture: Fixture, loader: String) {
         #expect(!report.flows.isEmpty, "\(fixture.name): no flow ran")
         for flow in report.flows {

@@ -13,7 +13,8 @@ struct Message: Equatable {
     static let batchBegin: UInt16 = 0x10
     static let batchEnd: UInt16 = 0x11
     static func nft(_ message: UInt16) -> UInt16 { 10 << 8 | message }  // NFNL_SUBSYS_NFTABLES
-    static let newTable = nft(0), delTable = nft(2), newChain = nft(3), newRule = nft(6), newSet = nft(9), newSetElem = nft(12)
+    static let newTable = nft(0), delTable = nft(2), newChain = nft(3), delChain = nft(5), newRule = nft(6), delRule = nft(8)
+    static let newSet = nft(9), delSet = nft(11), newSetElem = nft(12), delSetElem = nft(14)
 
     static func parse(_ batch: FinalizedBatch) -> [Message] {
         let bytes = batch.pages.flatMap { $0 }
@@ -52,13 +53,71 @@ struct Message: Equatable {
         #expect(messages.count == batch.messageCount + 2)
         // Sequence numbers strictly increase, so each names one message.
         #expect(zip(messages, messages.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
-        // Per table: add (create if missing), delete, create; then chains before rules.
+        // No table yet: create it, then chains before any rule; nothing is deleted.
         let types = messages.map(\.type)
-        #expect(Array(types[1...3]) == [Message.newTable, Message.delTable, Message.newTable])
+        #expect(types[1] == Message.newTable)
+        #expect(types[2] == Message.newChain)
         let firstRule = try #require(types.firstIndex(of: Message.newRule))
         let lastChainOfFirstTable = try #require(types[..<firstRule].lastIndex(of: Message.newChain))
         #expect(lastChainOfFirstTable < firstRule)
-        #expect(types.filter { $0 == Message.newTable }.count == 4, "two families, two NEWTABLE each")
+        #expect(types.filter { $0 == Message.newTable }.count == 2, "one per family")
+        #expect(!types.contains(Message.delTable) && !types.contains(Message.delRule))
+    }
+
+    /// The kernel as it is after applying `graph`, plus extra chains.
+    static func kernel(after graph: RuleGraph, family: TableFamily, extraChains: [String] = []) -> TableState {
+        let table = graph.tables.first { $0.family == family }!
+        var state = TableState()
+        for chain in table.chains { state.chains[chain.name.text] = chain.kind }
+        for name in extraChains { state.chains[name] = .regular }
+        for set in table.sets { state.sets[set.name.text] = SetDefinition.of(set) }
+        return state
+    }
+
+    /// Re-applying what the kernel has touches no chain and no rule: only the elements of
+    /// the dispatch sets are refilled, and session-affinity entries are left alone.
+    @Test func unchangedTableRefillsElementsOnly() throws {
+        let graph = try Self.graph("affinity")
+        let transport = RecordingTransport(kernel: [.ip: Self.kernel(after: graph, family: .ip), .ip6: Self.kernel(after: graph, family: .ip6)])
+        try Applier(transport: transport).apply(graph)
+        #expect(transport.batches.count == 1, "no prepare and no cleanup batch")
+        let batch = try #require(transport.batches.first)
+        let types = Message.parse(batch).map(\.type)
+        for forbidden in [Message.delTable, Message.newChain, Message.delChain, Message.newRule, Message.delRule, Message.newSet, Message.delSet] {
+            #expect(!types.contains(forbidden), "unexpected message type \(forbidden)")
+        }
+        let flushed = Message.parse(batch).filter { $0.type == Message.delSetElem }.compactMap { batch.objects[$0.sequence] }
+        #expect(flushed.contains(.elements(.ip, SetName("service-ips"))))
+        #expect(!flushed.contains { if case .elements(_, let name) = $0 { name.text.hasPrefix("aff-") } else { false } })
+    }
+
+    /// Chains the graph no longer has go in a cleanup batch after the switch.
+    @Test func staleChainsAreDeletedAfterTheSwitch() throws {
+        let graph = try Self.graph("shop")
+        let kernel = Self.kernel(after: graph, family: .ip, extraChains: ["svc-gone/old/tcp/http_aaaaaaaa", "ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"])
+        let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
+        try Applier(transport: transport).apply(graph)
+        #expect(transport.batches.count == 2)
+        let main = try #require(transport.batches.first)
+        #expect(!Message.parse(main).contains { $0.type == Message.delChain })
+        let cleanup = try #require(transport.batches.last)
+        let deleted = Message.parse(cleanup).filter { $0.type == Message.delChain }.compactMap { cleanup.objects[$0.sequence] }
+        // Callers before callees: the policy chain, then the endpoint chain it jumps to.
+        #expect(deleted == [.chain(.ip, ChainName("svc-gone/old/tcp/http_aaaaaaaa"), nil), .chain(.ip, ChainName("ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"), nil)])
+    }
+
+    /// A fixed set whose definition changed (another svc2nft version) falls back to
+    /// flushing and refilling everything in one batch.
+    @Test func reshapedTableIsRefreshedWhole() throws {
+        let graph = try Self.graph("shop")
+        var kernel = Self.kernel(after: graph, family: .ip)
+        kernel.sets["cluster-ips"] = SetDefinition(flags: 0, keyType: 7, keyLength: 4, isVerdictMap: true, timeoutMilliseconds: 0)
+        let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
+        try Applier(transport: transport).apply(graph)
+        let main = try #require(transport.batches.first)
+        let types = Message.parse(main).map(\.type)
+        #expect(types[2] == Message.delRule, "flush every rule of the table")
+        #expect(types.contains(Message.delSet) && types.contains(Message.newSet))
     }
 
     @Test func kernelErrorNamesTheGraphObject() throws {
@@ -111,13 +170,33 @@ struct Message: Equatable {
             slices[id] = [EndpointSlice(name: "s-\(i)", service: id, family: .v4, ports: [EndpointPort(name: "http", protocol: .tcp, port: 8080)], endpoints: endpoints, source: location)]
         }
         let graph = Lowering.lower(Cluster(services: services, slices: slices), node: NodeConfig())
-        let batch = GraphEncoder.replaceBatch(graph)
+        let batch = GraphEncoder.plan(graph).main
         #expect(batch.pages.count > 4, "expected a multi-page batch, got \(batch.pages.count) pages of \(batch.byteCount) bytes")
         let messages = Message.parse(batch)
         #expect(messages.count == batch.messageCount + 2)
         #expect(Set(messages.map(\.sequence)).count == messages.count)
         let elementMessages = messages.filter { $0.type == Message.newSetElem }.count
         #expect(elementMessages > 2, "service-ips with 3000 elements must be split into several messages")
+    }
+
+    /// New chains get their rules in a batch of their own, before anything refers to them.
+    @Test func newChainsArePreparedBeforeTheSwitch() throws {
+        let graph = try Self.graph("shop")
+        var kernel = Self.kernel(after: graph, family: .ip)
+        for name in kernel.chains.keys where name.hasPrefix("ep-shop/web") { kernel.chains[name] = nil }
+        let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
+        try Applier(transport: transport).apply(graph)
+        let prepare = try #require(transport.batches.first)
+        let prepared = Message.parse(prepare)
+        let createdChains = prepared.filter { $0.type == Message.newChain }.compactMap { prepare.objects[$0.sequence] }
+            .filter { if case .chain(.ip, _, _) = $0 { true } else { false } }
+        #expect(createdChains.count == 2)
+        #expect(createdChains.allSatisfy { if case .chain(_, let name, _) = $0 { name.text.hasPrefix("ep-shop/web") } else { false } })
+        #expect(prepared.contains { $0.type == Message.newRule }, "their rules come with them")
+        #expect(!prepared.contains { $0.type == Message.delRule || $0.type == Message.delSetElem }, "prepare changes nothing that exists")
+        // The kept chain that leads to them is re-pointed in the switch batch.
+        let main = transport.batches[1]
+        #expect(Message.parse(main).contains { $0.type == Message.delRule })
     }
 
     @Test func deleteBatchAddsThenDeletesBothFamilies() {

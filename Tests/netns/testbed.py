@@ -99,6 +99,67 @@ def probe_once(source, dest, port, proto, timeout):
         s.close()
 
 
+def stream(args):
+    """Connects in a loop until stdin closes; prints one JSON line per connection:
+    [monotonic start, monotonic end, verdict, endpoint]."""
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    out = []
+    while not stop.is_set():
+        start = time.monotonic()
+        verdict, endpoint, _ = probe_once(args.source, args.dest, args.port, "tcp", args.timeout)
+        out.append([start, time.monotonic(), verdict, endpoint])
+    json.dump(out, sys.stdout)
+
+
+def churn(args):
+    """Loads set A, starts clients, then alternates loaders B/A `--rounds` times while
+    they connect; every connection must succeed and reach a set that was live."""
+    sets = {"A": set(args.set_a.split(",")), "B": set(args.set_b.split(","))}
+    loaders = {"A": json.loads(args.loader_a), "B": json.loads(args.loader_b)}
+    pods = {e.rsplit(":", 1)[0] for s in sets.values() for e in s}
+    listeners = {(e.rsplit(":", 1)[0], int(e.rsplit(":", 1)[1]), "tcp") for s in sets.values() for e in s}
+    clients = args.client
+    bed = Bed(DEFAULT_NODE_IPS)
+    report = {}
+    try:
+        bed.setup(pods | set(clients), set(), listeners)
+        bed.load(loaders["A"])
+        streams = [subprocess.Popen(["ip", "netns", "exec", bed.owner(c), sys.executable, HERE, "stream", "--source", c,
+                                     "--dest", args.dest, "--port", str(args.port), "--timeout", "2"],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for c in clients]
+        time.sleep(0.2)
+        windows = []  # (start, end, set now live)
+        live = "A"
+        for _ in range(args.rounds):
+            live = "B" if live == "A" else "A"
+            start = time.monotonic()
+            bed.load(loaders[live])
+            windows.append((start, time.monotonic(), live))
+            time.sleep(args.pause)
+        time.sleep(0.2)
+        connections = []
+        for p in streams:
+            out, _ = p.communicate("")
+            connections += json.loads(out)
+        problems = []
+        for start, end, verdict, endpoint in connections:
+            if verdict != "ok":
+                near = [f"{w[0] - start:+.3f}..{w[1] - start:+.3f} -> {w[2]}" for w in windows if abs(w[0] - start) < 0.2]
+                problems.append(f"connection at {start:.3f} (took {end - start:.3f} s) failed: {verdict}; applies relative to it: {near}")
+                continue
+            before = [w for w in windows if w[1] <= start]
+            allowed = {before[-1][2] if before else "A"}
+            allowed |= {w[2] for w in windows if w[0] <= end and w[1] >= start}
+            if not any(endpoint in sets[name] for name in allowed):
+                problems.append(f"connection at {start:.3f} reached {endpoint}, live set(s) {sorted(allowed)}")
+        report = {"connections": len(connections), "applies": len(windows), "problems": problems[:20],
+                  "failed": sum(1 for c in connections if c[2] != "ok")}
+    finally:
+        bed.cleanup()
+    json.dump(report, sys.stdout)
+
+
 def probe(args):
     """Runs flows (JSON on stdin) from this namespace, in parallel; prints results."""
     flows = json.load(sys.stdin)
@@ -265,6 +326,11 @@ class Bed:
         return results
 
     def cleanup(self):
+        if os.environ.get("TESTBED_COUNTERS"):
+            for ns in self.namespaces:
+                r = self.sh("ip", "netns", "exec", ns, "nstat", "-az", check=False).stdout
+                keep = [l for l in r.splitlines() if any(k in l for k in ("IcmpOutDestUnreachs", "TcpOutRsts", "TcpExtTCPAbortOnData", "IcmpInDestUnreachs", "TcpAttemptFails", "TcpEstabResets")) and not l.split()[1] == "0"]
+                print(ns, keep, file=sys.stderr)
         for p in self.servers:
             p.kill()
             p.wait()
@@ -369,6 +435,21 @@ def main():
     s.add_argument("--listen", action="append", default=[])
     p = sub.add_parser("probe")
     p.add_argument("--timeout", type=float, default=1.0)
+    st = sub.add_parser("stream")
+    st.add_argument("--source", required=True)
+    st.add_argument("--dest", required=True)
+    st.add_argument("--port", type=int, required=True)
+    st.add_argument("--timeout", type=float, default=2.0)
+    c = sub.add_parser("churn", help="alternate two rulesets under traffic")
+    c.add_argument("--dest", required=True)
+    c.add_argument("--port", type=int, required=True)
+    c.add_argument("--set-a", required=True)
+    c.add_argument("--set-b", required=True)
+    c.add_argument("--loader-a", required=True, help="JSON argv")
+    c.add_argument("--loader-b", required=True, help="JSON argv")
+    c.add_argument("--client", action="append", required=True)
+    c.add_argument("--rounds", type=int, default=50)
+    c.add_argument("--pause", type=float, default=0.02)
     r = sub.add_parser("run", help="build the bed for a fixture, load, replay flows, judge")
     r.add_argument("--flows", required=True)
     r.add_argument("--node-ip", action="append", default=[])
@@ -381,6 +462,10 @@ def main():
         return serve(args)
     if args.cmd == "probe":
         return probe(args)
+    if args.cmd == "stream":
+        return stream(args)
+    if args.cmd == "churn":
+        return churn(args)
 
     flows = json.load(open(args.flows))
     skipped = []

@@ -27,7 +27,9 @@ public struct Owner: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(service):\(port)" }
 }
 
-/// A chain with its rules in order.
+/// A chain with its rules in order. The comment depends only on the chain's identity:
+/// `apply` keeps existing chains (the kernel cannot change a chain's comment), so
+/// anything that varies (endpoint conditions, policies) belongs in rule comments.
 public struct Chain: Hashable, Sendable {
     public let name: ChainName
     public let kind: ChainKind

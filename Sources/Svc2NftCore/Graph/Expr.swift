@@ -65,3 +65,20 @@ public struct Rule: Hashable, Sendable {
         self.comment = comment.map(Comment.init)
     }
 }
+
+/// The chains an expression jumps or goes to.
+public enum ChainTargets {
+    public static func of(_ expr: Expr) -> [ChainName] {
+        switch expr {
+        case .verdict(.jump(let c)), .verdict(.goto(let c)): [c]
+        case .randomVerdict(let verdicts):
+            verdicts.compactMap { verdict -> ChainName? in
+                switch verdict {
+                case .jump(let c), .goto(let c): c
+                default: nil
+                }
+            }
+        default: []
+        }
+    }
+}

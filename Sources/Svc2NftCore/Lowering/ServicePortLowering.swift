@@ -149,22 +149,21 @@ struct ServicePortLowering {
     /// `ext-…`: traffic to NodePorts, external IPs and LoadBalancer IPs.
     func external(policyChain: ChainName, hasExternalEndpoints: Bool) -> Chain {
         var rules: [Rule] = []
-        var comment = "\(owner) external traffic"
         if !service.externalPolicyLocal {
             rules.append(Rule([.verdict(.jump(BaseChains.markForMasquerade))], comment: "externalTrafficPolicy Cluster: masquerade"))
         } else {
-            comment += ", externalTrafficPolicy Local"
-            if service.healthCheckNodePort != 0 { comment += ", healthCheckNodePort \(service.healthCheckNodePort)" }
+            var policy = "externalTrafficPolicy Local"
+            if service.healthCheckNodePort != 0 { policy += ", healthCheckNodePort \(service.healthCheckNodePort)" }
             if !podCIDRs.isEmpty {
                 rules.append(Rule([.address(.source, negated: false, Self.addressOperand(podCIDRs)), .verdict(.goto(clusterChain))], comment: "short-circuit pod traffic"))
             }
-            rules.append(Rule([.fibLocal(.source), .verdict(.jump(BaseChains.markForMasquerade))], comment: "masquerade local traffic"))
+            rules.append(Rule([.fibLocal(.source), .verdict(.jump(BaseChains.markForMasquerade))], comment: "\(policy): masquerade local traffic"))
             rules.append(Rule([.fibLocal(.source), .verdict(.goto(clusterChain))], comment: "short-circuit local traffic"))
         }
         if hasExternalEndpoints {
             rules.append(Rule([.verdict(.goto(policyChain))]))
         }
-        return Chain(name: externalChain, comment: comment, rules: rules, owner: owner)
+        return Chain(name: externalChain, comment: "\(owner) external traffic", rules: rules, owner: owner)
     }
 
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
@@ -176,8 +175,7 @@ struct ServicePortLowering {
             }
         }
         rules.append(Rule([.randomVerdict(endpoints.map { .goto(endpointChain($0)) })]))
-        let count = endpoints.count
-        return Chain(name: name, comment: "\(owner) \(what), \(count) endpoint\(count == 1 ? "" : "s")", rules: rules, owner: owner)
+        return Chain(name: name, comment: "\(owner) \(what)", rules: rules, owner: owner)
     }
 
     /// `ep-…`: hairpin masquerade, affinity update, DNAT.
@@ -187,8 +185,6 @@ struct ServicePortLowering {
             rules.append(Rule([.rememberSource(affinitySet(endpoint))]))
         }
         rules.append(Rule([.l4Protocol(port.protocol), .dnat(endpoint.address, endpoint.port)]))
-        var conditions = endpoint.endpoint.ready ? "ready" : "serving, terminating"
-        if let nodeName = endpoint.endpoint.nodeName, nodeName == node.nodeName { conditions += ", on this node" }
-        return Chain(name: endpointChain(endpoint), comment: "\(owner) endpoint (\(conditions))", rules: rules, owner: owner)
+        return Chain(name: endpointChain(endpoint), comment: "\(owner) endpoint", rules: rules, owner: owner)
     }
 }

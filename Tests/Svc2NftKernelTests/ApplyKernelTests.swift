@@ -1,0 +1,121 @@
+import Foundation
+import Svc2NftTestSupport
+import Testing
+
+/// `svc2nft apply` and `delete` against the real kernel, each in its own namespace.
+@Suite struct ApplyKernelTests {
+    static let goldens = Fixture.all.filter { $0.exists("expected.nft") }
+
+    /// apply(fixture) as argv for a namespace, with absolute input paths.
+    static func apply(_ fixture: Fixture) -> [String] {
+        [Svc2NftBinary.path, "apply"] + fixture.arguments + fixture.inputs.map { fixture.path($0) }
+    }
+
+    static func skip(_ what: String) -> Bool {
+        guard let reason = TestBed.unavailableReason else { return false }
+        print("SKIP \(what): \(reason)")
+        return true
+    }
+
+    @Test(arguments: goldens)
+    func applyListsExactlyLikeNftF(_ fixture: Fixture) throws {
+        if Self.skip("apply listing \(fixture.name)") { return }
+        let viaNft = try NetworkNamespace("nft")
+        let viaApply = try NetworkNamespace("apply")
+        let loaded = try viaNft.run(["nft", "-f", fixture.path("expected.nft")])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        let applied = try viaApply.run(Self.apply(fixture))
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let expected = try viaNft.listOurTables()
+        #expect(!expected.hasPrefix("absent"))
+        #expect(try viaApply.listOurTables() == expected, "\(fixture.name): nft list differs between nft -f and apply")
+    }
+
+    @Test func applyTwiceThenAnotherInputLeavesExactlyTheLast() throws {
+        if Self.skip("apply twice") { return }
+        let ns = try NetworkNamespace("twice")
+        let shop = Fixture.named("shop"), other = Fixture.named("policy-cluster")
+        #expect(try ns.run(Self.apply(shop)).status == 0)
+        let first = try ns.listOurTables()
+        #expect(try ns.run(Self.apply(shop)).status == 0)
+        #expect(try ns.listOurTables() == first, "second apply of the same input changed the listing")
+        #expect(try ns.run(Self.apply(other)).status == 0)
+        let reference = try NetworkNamespace("ref")
+        #expect(try reference.run(Self.apply(other)).status == 0)
+        // Same objects, same contents; only the order of blocks may differ (kept chains stay in place).
+        #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(try reference.listOurTables()),
+                "A then B must list exactly like B alone")
+        #expect(try ns.run(Self.apply(shop)).status == 0)
+        #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(first), "B then A again must list like A")
+    }
+
+    @Test func refusedBatchChangesNothingAndNamesTheObject() throws {
+        if Self.skip("refused batch") { return }
+        let ns = try NetworkNamespace("fault")
+        #expect(try ns.run(Self.apply(Fixture.named("shop"))).status == 0)
+        let before = try ns.run(["nft", "list", "ruleset"]).stdout
+        let result = try ns.run(
+            Self.apply(Fixture.named("policy-cluster")),
+            environment: ["SVC2NFT_TEST_FAULT_CHAIN": "svc-policy/ready-local/tcp/http"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("chain svc-policy/ready-local/tcp/http"), "\(result.stderr)")
+        #expect(result.stderr.contains("Service policy/ready-local:http"), "\(result.stderr)")
+        #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before, "a refused batch must leave the ruleset byte-identical")
+    }
+
+    @Test func foreignTablesAreNeverTouched() throws {
+        if Self.skip("foreign tables") { return }
+        let ns = try NetworkNamespace("foreign")
+        let foreign = """
+            table inet firewalld {
+            \tchain filter_INPUT {
+            \t\ttype filter hook input priority 10; policy accept;
+            \t\ttcp dport 22 accept
+            \t\tcounter packets 0 bytes 0
+            \t}
+            }
+            table ip nat {
+            \tchain DOCKER {
+            \t\tiifname "docker0" return
+            \t}
+            }
+            table inet svc2nft {
+            \tset same-name-other-family {
+            \t\ttype ipv4_addr
+            \t\telements = { 10.1.1.1 }
+            \t}
+            }
+            """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-foreign-\(getpid()).nft").path
+        try foreign.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        #expect(try ns.run(["nft", "-f", file]).status == 0)
+        func snapshot() throws -> String {
+            try ["inet firewalld", "ip nat", "inet svc2nft"].map { try ns.run(["nft", "list", "table"] + $0.split(separator: " ").map(String.init)).stdout }.joined()
+        }
+        let before = try snapshot()
+        #expect(before.contains("tcp dport 22 accept"))
+        #expect(try ns.run(Self.apply(Fixture.named("shop"))).status == 0)
+        #expect(try snapshot() == before, "apply touched a foreign table")
+        #expect(try ns.run([Svc2NftBinary.path, "delete"]).status == 0)
+        #expect(try snapshot() == before, "delete touched a foreign table")
+        #expect(try ns.listOurTables().hasPrefix("absent"))
+        // delete succeeds when our tables are already gone.
+        #expect(try ns.run([Svc2NftBinary.path, "delete"]).status == 0)
+    }
+
+    @Test func withoutCapNetAdminOneClearLine() throws {
+        if Self.skip("not root") { return }
+        guard let setpriv = Command.which("setpriv") else {
+            print("SKIP not-root apply: setpriv is not installed")
+            return
+        }
+        let ns = try NetworkNamespace("noroot")
+        let result = try ns.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"] + Self.apply(Fixture.named("shop")))
+        #expect(result.status == 1, "\(result.stderr)")
+        let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
+        #expect(errors.count == 1)
+        #expect(errors.first?.contains("needs root or CAP_NET_ADMIN") == true, "\(result.stderr)")
+        #expect(try ns.listOurTables().hasPrefix("absent"))
+    }
+}
