@@ -38,9 +38,13 @@ public struct Chain: Hashable, Sendable {
     public let owner: Owner?
 
     public init(name: ChainName, kind: ChainKind = .regular, comment: String? = nil, rules: [Rule] = [], owner: Owner? = nil) {
+        self.init(name: name, kind: kind, comment: comment.map(Comment.init), rules: rules, owner: owner)
+    }
+
+    public init(name: ChainName, kind: ChainKind, comment: Comment?, rules: [Rule], owner: Owner?) {
         self.name = name
         self.kind = kind
-        self.comment = comment.map(Comment.init)
+        self.comment = comment
         self.rules = rules
         self.owner = owner
     }

@@ -52,9 +52,13 @@ public struct Comment: Hashable, Sendable, CustomStringConvertible {
     public let text: String
 
     public init(_ text: String) {
-        var safe = String(text.unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7F && $0 != "\"" && $0 != "\\" }.map(Character.init))
-        if safe.utf8.count > 128 { safe = String(decoding: Array(safe.utf8.prefix(128)), as: UTF8.self) }
-        self.text = safe
+        func safe(_ byte: UInt8) -> Bool { byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") }
+        // Fast path: comments built from validated identity are already safe.
+        if text.utf8.count <= 128, text.utf8.allSatisfy(safe) {
+            self.text = text
+            return
+        }
+        self.text = String(decoding: text.utf8.filter(safe).prefix(128), as: UTF8.self)
     }
 
     public var description: String { text }

@@ -58,11 +58,17 @@ enum BaseChains {
             jumps: [masquerading], why: "masquerade marked traffic"),
     ]
 
-    static func baseChains() -> [Chain] {
-        rows.map { row in
+    /// The base chains; jumps to a versioned regular chain use its versioned name.
+    static func baseChains(jumpingTo regular: [Chain]) -> [Chain] {
+        var names: [ChainName: ChainName] = [:]
+        for chain in regular {
+            let base = chain.name.text.split(separator: "_").first.map(String.init) ?? chain.name.text
+            names[ChainName(base)] = chain.name
+        }
+        return rows.map { row in
             Chain(
                 name: ChainName(row.name), kind: .base(row.type, row.hook, priority: row.priority), comment: row.why,
-                rules: row.jumps.map { Rule((row.newOnly ? [.ctStateNew] : []) + [.verdict(.jump($0))]) })
+                rules: row.jumps.map { Rule((row.newOnly ? [.ctStateNew] : []) + [.verdict(.jump(names[$0] ?? $0))]) })
         }
     }
 
@@ -96,14 +102,15 @@ enum BaseChains {
 
     static func regularChains(_ node: NodeConfig, family: IPFamily) -> [Chain] {
         let destination = nodePortDestination(node, family: family)
+        // These two depend on options (where NodePorts answer), so they are content-named.
         return [
-            Chain(name: services, comment: "dispatch by destination: ClusterIPs, external IPs, LoadBalancer IPs, then NodePorts", rules: [
+            Versioning.chain(services.text, comment: "dispatch by destination: ClusterIPs, external IPs, LoadBalancer IPs, then NodePorts", rules: [
                 Rule([.verdictMap(.addressProtocolPort, serviceIPs)]),
                 Rule(destination + [.verdictMap(.protocolPort, serviceNodePorts)]),
-            ]),
+            ], owner: nil),
             Chain(name: firewallCheck, rules: [Rule([.verdictMap(.addressProtocolPort, firewallIPs)])]),
             Chain(name: serviceEndpointsCheck, rules: [Rule([.verdictMap(.addressProtocolPort, noEndpointServices)])]),
-            Chain(name: nodePortEndpointsCheck, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])]),
+            Versioning.chain(nodePortEndpointsCheck.text, comment: nil, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])], owner: nil),
             Chain(name: clusterIPsCheck, rules: [
                 Rule([.address(.destination, negated: false, .named(clusterIPs)), .reject], comment: "reject traffic to invalid ports of ClusterIPs")
             ]),

@@ -40,9 +40,10 @@ public enum Lowering {
             let merged = sets[index].elements + added.filter { seen.insert($0.key).inserted }
             sets[index].elements = merged.sorted(by: SetElement.keyOrder)
         }
-        return Versioning.apply(to: Table(
+        let regular = BaseChains.regularChains(node, family: family)
+        return Table(
             family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft",
             sets: sets + serviceSets.sorted { $0.name < $1.name },
-            chains: BaseChains.baseChains() + BaseChains.regularChains(node, family: family) + serviceChains.sorted { $0.name < $1.name }))
+            chains: BaseChains.baseChains(jumpingTo: regular) + regular + serviceChains.sorted { $0.name < $1.name })
     }
 }

@@ -19,14 +19,30 @@ struct ServicePortLowering {
     let clusterIP: IPAddress
     let selection: EndpointSelection
 
-    var owner: Owner { Owner(service: service.id, port: port.label) }
-    var identity: String { "\(service.id.namespace)/\(service.id.name)/\(port.protocol.rawValue)/\(port.label)" }
-    var clusterChain: ChainName { ChainName("svc-\(identity)") }
-    var localChain: ChainName { ChainName("local-\(identity)") }
-    var externalChain: ChainName { ChainName("ext-\(identity)") }
-    var firewallChain: ChainName { ChainName("fw-\(identity)") }
-    func endpointChain(_ e: PortEndpoint) -> ChainName { ChainName("ep-\(identity)__\(e.address.identifierText)/\(e.port)") }
-    func affinitySet(_ e: PortEndpoint) -> SetName { SetName("aff-\(identity)__\(e.address.identifierText)/\(e.port)") }
+    let owner: Owner
+    /// `namespace/name/protocol/port`, the readable core of every name below.
+    let identity: String
+
+    init(service: Service, port: ServicePort, family: IPFamily, node: NodeConfig, clusterIP: IPAddress, selection: EndpointSelection) {
+        self.service = service
+        self.port = port
+        self.family = family
+        self.node = node
+        self.clusterIP = clusterIP
+        self.selection = selection
+        owner = Owner(service: service.id, port: port.label)
+        identity = "\(service.id.namespace)/\(service.id.name)/\(port.protocol.rawValue)/\(port.label)"
+    }
+    func endpointIdentity(_ e: PortEndpoint) -> String { "\(identity)__\(e.address.identifierText)/\(e.port)" }
+
+    var affinityTimeout: Int? {
+        if case .clientIP(let timeout) = service.sessionAffinity { return timeout }
+        return nil
+    }
+
+    func affinitySet(_ e: PortEndpoint) -> SetName {
+        Versioning.setName("aff-\(endpointIdentity(e))", keyType: [KeyType.address(family)], isVerdictMap: false, timeoutSeconds: affinityTimeout)
+    }
 
     var podCIDRs: [CIDR] { node.clusterCIDRs.filter { $0.family == family }.sorted() }
 
@@ -38,11 +54,52 @@ struct ServicePortLowering {
         let hasEndpoints = s.hasAnyEndpoints
         let usesClusterChain = !s.cluster.isEmpty && EndpointSelection.usesClusterEndpoints(service)
         let usesLocalChain = !s.local.isEmpty && EndpointSelection.usesLocalEndpoints(service)
-        let internalChain = service.internalPolicyLocal ? localChain : clusterChain
         let hasInternalEndpoints = service.internalPolicyLocal ? !s.local.isEmpty : hasEndpoints
-        let externalPolicyChain = service.externalPolicyLocal ? localChain : clusterChain
         let hasExternalEndpoints = service.externalPolicyLocal ? !s.local.isEmpty : hasEndpoints
         let usesExternalChain = hasEndpoints && service.isExternallyAccessible
+
+        // Chains bottom-up, each named after its content (see Versioning).
+        var endpointChains: [PortEndpoint: ChainName] = [:]
+        for endpoint in s.allReachable {
+            let chain = endpointChain(for: endpoint)
+            endpointChains[endpoint] = chain.name
+            out.chains.append(chain)
+            if let timeout = affinityTimeout {
+                out.sets.append(NamedSet(
+                    name: affinitySet(endpoint), keyType: [KeyType.address(family)], isVerdictMap: false,
+                    timeoutSeconds: timeout, owner: owner))
+            }
+        }
+
+        let match: [Expr] = [.address(.destination, negated: false, .address(clusterIP)), .destinationPort(port.protocol, port.port)]
+        var internalRules: [Rule] = []
+        if node.masqueradeAll {
+            internalRules.append(Rule(match + [.verdict(.jump(BaseChains.markForMasquerade))], comment: "masquerade-all"))
+        } else if !podCIDRs.isEmpty {
+            internalRules.append(Rule(
+                match + [.address(.source, negated: true, Self.addressOperand(podCIDRs)), .verdict(.jump(BaseChains.markForMasquerade))],
+                comment: "masquerade traffic from outside the cluster CIDR"))
+        }
+        var clusterChain: ChainName? = nil
+        var localChain: ChainName? = nil
+        if usesClusterChain {
+            let chain = policyChain("svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules, what: "cluster policy")
+            clusterChain = chain.name
+            out.chains.append(chain)
+        }
+        if usesLocalChain {
+            let chain = policyChain("local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [], what: "local policy")
+            localChain = chain.name
+            out.chains.append(chain)
+        }
+        let internalChain = service.internalPolicyLocal ? localChain : clusterChain
+        let externalPolicyChain = service.externalPolicyLocal ? localChain : clusterChain
+        var externalChain: ChainName? = nil
+        if usesExternalChain, let clusterChain {
+            let chain = external(clusterChain: clusterChain, policyChain: hasExternalEndpoints ? externalPolicyChain : nil)
+            externalChain = chain.name
+            out.chains.append(chain)
+        }
 
         // No endpoints at all: REJECT. Endpoints, but none for a Local policy: DROP.
         let reject = Verdict.goto(BaseChains.rejectChain)
@@ -54,16 +111,7 @@ struct ServicePortLowering {
         out.add(SetElement(key: [.address(clusterIP)]), to: BaseChains.clusterIPs)
 
         // ClusterIP.
-        var internalRules: [Rule] = []
-        if hasInternalEndpoints {
-            let match: [Expr] = [.address(.destination, negated: false, .address(clusterIP)), .destinationPort(port.protocol, port.port)]
-            if node.masqueradeAll {
-                internalRules.append(Rule(match + [.verdict(.jump(BaseChains.markForMasquerade))], comment: "masquerade-all"))
-            } else if !podCIDRs.isEmpty {
-                internalRules.append(Rule(
-                    match + [.address(.source, negated: true, Self.addressOperand(podCIDRs)), .verdict(.jump(BaseChains.markForMasquerade))],
-                    comment: "masquerade traffic from outside the cluster CIDR"))
-            }
+        if hasInternalEndpoints, let internalChain {
             out.add(SetElement(key: [.address(clusterIP), proto, servicePort], verdict: .goto(internalChain)), to: BaseChains.serviceIPs)
         } else if let verdict = internalFilterVerdict {
             out.add(SetElement(key: [.address(clusterIP), proto, servicePort], verdict: verdict), to: BaseChains.noEndpointServices)
@@ -71,7 +119,7 @@ struct ServicePortLowering {
 
         // External IPs.
         for ip in Set(service.externalIPs.filter { $0.family == family }).sorted() {
-            if hasEndpoints {
+            if let externalChain {
                 out.add(SetElement(key: [.address(ip), proto, servicePort], verdict: .goto(externalChain)), to: BaseChains.serviceIPs)
             }
             if !hasExternalEndpoints, let verdict = externalFilterVerdict {
@@ -82,50 +130,32 @@ struct ServicePortLowering {
         // LoadBalancer ingress (ipMode Proxy: the load balancer proxies; nothing to do here).
         let lbIPs = Set(service.loadBalancerIngress.filter { !$0.proxyMode && $0.ip.family == family }.map(\.ip)).sorted()
         let sourceRanges = service.loadBalancerSourceRanges.filter { $0.family == family }
-        let usesFirewall = !lbIPs.isEmpty && !sourceRanges.isEmpty
+        var firewallChain: ChainName? = nil
+        if !lbIPs.isEmpty && !sourceRanges.isEmpty {
+            let chain = firewall(sourceRanges: sourceRanges, lbIPs: lbIPs)
+            firewallChain = chain.name
+            out.chains.append(chain)
+        }
         for ip in lbIPs {
-            if hasEndpoints {
+            if let externalChain {
                 out.add(SetElement(key: [.address(ip), proto, servicePort], verdict: .goto(externalChain)), to: BaseChains.serviceIPs)
             }
-            if usesFirewall {
+            if let firewallChain {
                 out.add(SetElement(key: [.address(ip), proto, servicePort], verdict: .goto(firewallChain)), to: BaseChains.firewallIPs)
             }
             if !hasExternalEndpoints, let verdict = externalFilterVerdict {
                 out.add(SetElement(key: [.address(ip), proto, servicePort], verdict: verdict), to: BaseChains.noEndpointServices)
             }
         }
-        if usesFirewall {
-            out.chains.append(firewall(sourceRanges: sourceRanges, lbIPs: lbIPs))
-        }
 
         // NodePort.
         if port.nodePort != 0 {
             let key: [KeyValue] = [proto, .port(port.nodePort)]
-            if hasEndpoints {
+            if let externalChain {
                 out.add(SetElement(key: key, verdict: .goto(externalChain)), to: BaseChains.serviceNodePorts)
             }
             if !hasExternalEndpoints, let verdict = externalFilterVerdict {
                 out.add(SetElement(key: key, verdict: verdict), to: BaseChains.noEndpointNodePorts)
-            }
-        }
-
-        if usesExternalChain {
-            out.chains.append(external(policyChain: externalPolicyChain, hasExternalEndpoints: hasExternalEndpoints))
-        }
-        if usesClusterChain {
-            let masq = internalChain == clusterChain ? internalRules : []
-            out.chains.append(policyChain(clusterChain, endpoints: s.cluster, leading: masq, what: "cluster policy"))
-        }
-        if usesLocalChain {
-            let masq = internalChain == localChain ? internalRules : []
-            out.chains.append(policyChain(localChain, endpoints: s.local, leading: masq, what: "local policy"))
-        }
-        for endpoint in s.allReachable {
-            out.chains.append(endpointChain(for: endpoint))
-            if case .clientIP(let timeout) = service.sessionAffinity {
-                out.sets.append(NamedSet(
-                    name: affinitySet(endpoint), keyType: [KeyType.address(family)], isVerdictMap: false,
-                    timeoutSeconds: timeout, owner: owner))
             }
         }
         return out
@@ -140,14 +170,15 @@ struct ServicePortLowering {
             for ip in lbIPs { allowed.insert(CIDR(address: ip, prefixLength: family.bitWidth)) }
         }
         let operand: AddressOperand = allowed.count == 1 ? .prefix(allowed.first!) : .prefixes(allowed.sorted())
-        return Chain(
-            name: firewallChain, comment: "\(owner) loadBalancerSourceRanges", rules: [
+        return Versioning.chain(
+            "fw-\(identity)", comment: "\(owner) loadBalancerSourceRanges", rules: [
                 Rule([.address(.source, negated: true, operand), .verdict(.drop)])
             ], owner: owner)
     }
 
-    /// `ext-…`: traffic to NodePorts, external IPs and LoadBalancer IPs.
-    func external(policyChain: ChainName, hasExternalEndpoints: Bool) -> Chain {
+    /// `ext-…`: traffic to NodePorts, external IPs and LoadBalancer IPs; `policyChain`
+    /// is nil when this policy has no endpoints here (the rest is dropped).
+    func external(clusterChain: ChainName, policyChain: ChainName?) -> Chain {
         var rules: [Rule] = []
         if !service.externalPolicyLocal {
             rules.append(Rule([.verdict(.jump(BaseChains.markForMasquerade))], comment: "externalTrafficPolicy Cluster: masquerade"))
@@ -160,31 +191,31 @@ struct ServicePortLowering {
             rules.append(Rule([.fibLocal(.source), .verdict(.jump(BaseChains.markForMasquerade))], comment: "\(policy): masquerade local traffic"))
             rules.append(Rule([.fibLocal(.source), .verdict(.goto(clusterChain))], comment: "short-circuit local traffic"))
         }
-        if hasExternalEndpoints {
+        if let policyChain {
             rules.append(Rule([.verdict(.goto(policyChain))]))
         }
-        return Chain(name: externalChain, comment: "\(owner) external traffic", rules: rules, owner: owner)
+        return Versioning.chain("ext-\(identity)", comment: "\(owner) external traffic", rules: rules, owner: owner)
     }
 
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
-    func policyChain(_ name: ChainName, endpoints: [PortEndpoint], leading: [Rule], what: String) -> Chain {
+    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> Chain {
         var rules = leading
-        if case .clientIP = service.sessionAffinity {
+        if affinityTimeout != nil {
             for endpoint in endpoints {
-                rules.append(Rule([.address(.source, negated: false, .named(affinitySet(endpoint))), .verdict(.goto(endpointChain(endpoint)))]))
+                rules.append(Rule([.address(.source, negated: false, .named(affinitySet(endpoint))), .verdict(.goto(names[endpoint]!))]))
             }
         }
-        rules.append(Rule([.randomVerdict(endpoints.map { .goto(endpointChain($0)) })]))
-        return Chain(name: name, comment: "\(owner) \(what)", rules: rules, owner: owner)
+        rules.append(Rule([.randomVerdict(endpoints.map { .goto(names[$0]!) })]))
+        return Versioning.chain("\(prefix)-\(identity)", comment: "\(owner) \(what)", rules: rules, owner: owner)
     }
 
     /// `ep-…`: hairpin masquerade, affinity update, DNAT.
     func endpointChain(for endpoint: PortEndpoint) -> Chain {
         var rules = [Rule([.address(.source, negated: false, .address(endpoint.address)), .verdict(.jump(BaseChains.markForMasquerade))], comment: "hairpin")]
-        if case .clientIP = service.sessionAffinity {
+        if affinityTimeout != nil {
             rules.append(Rule([.rememberSource(affinitySet(endpoint))]))
         }
         rules.append(Rule([.l4Protocol(port.protocol), .dnat(endpoint.address, endpoint.port)]))
-        return Chain(name: endpointChain(endpoint), comment: "\(owner) endpoint", rules: rules, owner: owner)
+        return Versioning.chain("ep-\(endpointIdentity(endpoint))", comment: "\(owner) endpoint", rules: rules, owner: owner)
     }
 }

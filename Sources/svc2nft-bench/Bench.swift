@@ -1,0 +1,1 @@
+enum Bench { static func run(arguments: [String]) throws { fatalError("todo") } }
