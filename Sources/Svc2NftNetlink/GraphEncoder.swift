@@ -122,22 +122,25 @@ public enum GraphEncoder {
         let newChains = table.chains.filter { current.chains[$0.name.text] == nil }
         let newChainNames = Set(newChains.map(\.name))
 
-        // 1. prepare: new sets, new chains, then their rules (which may refer to each other).
+        // 1. prepare: new chains (map elements may point at them), new sets with their
+        //    elements, then the new chains' rules (which refer to both).
         if !newSets.isEmpty || !newChains.isEmpty {
             addTable(family, table.name, comment: nil, into: &prepare)
+            for chain in newChains { addChain(chain, table: table, into: &prepare) }
             for set in newSets {
                 encode(set, table: table, create: true, into: &prepare)
             }
-            for chain in newChains { addChain(chain, table: table, into: &prepare) }
             for chain in newChains { addRules(of: chain, table: table, fault: fault, into: &prepare) }
-            deleteChains(newChains.map { ($0.name.text, $0.owner) }, family: family, table: table.name, into: &undo)
+            // Undo: sets first (their elements hold references to the new chains).
             for set in newSets { deleteSet(family, table.name, set.name.text, into: &undo) }
+            deleteChains(newChains.map { ($0.name.text, $0.owner) }, family: family, table: table.name, into: &undo)
         }
 
         // 2. switch: refill the kept sets; re-point kept chains that lead to new chains.
         addTable(family, table.name, comment: nil, into: &main)
         for set in table.sets where current.sets[set.name.text] != nil {
-            if SetDefinition(set).isDynamic { continue }  // affinity entries survive
+            // Affinity entries survive; content-named maps already hold what their name says.
+            if SetDefinition(set).isDynamic || set.isImmutable { continue }
             flushElements(family, table.name, set.name.text, into: &main)
             encode(set, table: table, create: false, into: &main)
         }
@@ -161,16 +164,23 @@ public enum GraphEncoder {
         deleteStale(table, current: current, into: &cleanup)
     }
 
-    /// Chains and sets the kernel has and the graph does not, chains first (a chain's
-    /// rules hold references to later chains and to sets).
+    /// Chains and sets the kernel has and the graph does not. Each stale chain's rules
+    /// are flushed first (they refer to sets and other chains), then the stale sets go
+    /// (their elements refer to chains), then the chains.
     static func deleteStale(_ table: Table, current: TableState, into batch: inout Batch) {
         let wanted = Set(table.chains.map(\.name.text))
-        let stale = current.chains.keys.filter { !wanted.contains($0) }.map { ($0, Owner?.none) }
-        deleteChains(stale, family: table.family, table: table.name, into: &batch)
+        let stale = current.chains.keys.filter { !wanted.contains($0) }.sorted()
+        for name in stale {
+            let flush = NftRule(family: K.family(table.family), table: table.name, chain: name)
+            batch.add(NFT_MSG_DELRULE, family: UInt16(K.family(table.family)), flags: 0, object: .chain(table.family, ChainName(name), nil)) {
+                nftnl_rule_nlmsg_build_payload($0, flush.pointer)
+            }
+        }
         let wantedSets = Set(table.sets.map(\.name.text))
         for name in current.sets.keys.sorted() where !wantedSets.contains(name) {
             deleteSet(table.family, table.name, name, into: &batch)
         }
+        deleteChains(stale.map { ($0, Owner?.none) }, family: table.family, table: table.name, into: &batch)
     }
 
     /// Deletes chains callers first: external and firewall chains, then policy chains,
@@ -297,12 +307,10 @@ public enum GraphEncoder {
         let nfFamily = UInt16(K.family(family))
         let id = batch.newSetID()
         let s = NftSet(family: K.family(family), table: table.name, name: set.name.text, id: id)
-        var flags: UInt32 = set.isVerdictMap ? K.u32(NFT_SET_MAP) : 0
-        if set.timeoutSeconds != nil { flags |= K.u32(NFT_SET_TIMEOUT) | K.u32(NFT_SET_EVAL) }
-        s.set(NFTNL_SET_FLAGS, u32: flags)
-        let keyType = set.keyType.reduce(UInt32(0)) { $0 << 6 | K.dataType($1) }
-        s.set(NFTNL_SET_KEY_TYPE, u32: keyType)
-        s.set(NFTNL_SET_KEY_LEN, u32: UInt32(set.keyType.map(K.keyLength).reduce(0, +)))
+        let definition = SetDefinition(set)
+        s.set(NFTNL_SET_FLAGS, u32: definition.flags)
+        s.set(NFTNL_SET_KEY_TYPE, u32: definition.keyType)
+        s.set(NFTNL_SET_KEY_LEN, u32: definition.keyLength)
         if set.isVerdictMap {
             s.set(NFTNL_SET_DATA_TYPE, u32: 0xFFFF_FF00)  // NFT_DATA_VERDICT
             s.set(NFTNL_SET_DATA_LEN, u32: 0)
@@ -312,9 +320,13 @@ public enum GraphEncoder {
             s.set(NFTNL_SET_DESC_SIZE, u32: UInt32(NamedSet.dynamicSize))
         }
         var data = UserData()
-        // Key byte order as nft records it: big endian for a single address key, none
-        // (0) for concatenations.
-        data.put(0, u32: set.keyType.count == 1 ? 2 : 0)  // NFTNL_UDATA_SET_KEYBYTEORDER
+        if let modulus = set.randomModulus {
+            data = UserData.randomChoiceMap(modulus: modulus)
+        } else {
+            // Key byte order as nft records it: big endian for a single address key, none
+            // (0) for concatenations.
+            data.put(0, u32: set.keyType.count == 1 ? 2 : 0)  // NFTNL_UDATA_SET_KEYBYTEORDER
+        }
         if let comment = set.comment { data.put(7, string: comment.text) }  // NFTNL_UDATA_SET_COMMENT
         s.setUserData(data.bytes)
         let object = GraphObject.set(family, set.name, set.owner)

@@ -76,7 +76,7 @@ enum JSONText {
             return out + "\""
         case .array(let items): return "[" + items.map(render).joined(separator: ",") + "]"
         case .object(let fields):
-            return "{" + fields.sorted { $0.key < $1.key }.map { render(.string($0.key)) + ":" + render($0.value) }.joined(separator: ",") + "}"
+            return "{" + fields.pairs.map { render(.string($0.key)) + ":" + render($0.value) }.joined(separator: ",") + "}"
         }
     }
 }

@@ -160,6 +160,30 @@ def churn(args):
     json.dump(report, sys.stdout)
 
 
+def latency(args):
+    """First-connection latency to one Service: loads the ruleset with the loader, then
+    opens --count fresh TCP connections from a pod and prints their times (seconds)."""
+    bed = Bed(DEFAULT_NODE_IPS)
+    try:
+        bed.setup({args.client, args.endpoint}, set(), {(args.endpoint, args.port_target, "tcp")})
+        bed.load(json.loads(args.loader))
+        code = (
+            "import json,socket,sys,time\n"
+            f"times=[]\nfor _ in range({args.count}):\n"
+            "    s=socket.socket(); s.settimeout(2); t=time.perf_counter()\n"
+            f"    s.connect(({args.dest!r},{args.port})); s.send(b'hi'); s.recv(64)\n"
+            "    times.append(time.perf_counter()-t); s.close()\n"
+            "json.dump(times,sys.stdout)\n"
+        )
+        r = subprocess.run(["ip", "netns", "exec", bed.owner(args.client), sys.executable, "-c", code],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr)
+        sys.stdout.write(r.stdout)
+    finally:
+        bed.cleanup()
+
+
 def probe(args):
     """Runs flows (JSON on stdin) from this namespace, in parallel; prints results."""
     flows = json.load(sys.stdin)
@@ -440,6 +464,14 @@ def main():
     st.add_argument("--dest", required=True)
     st.add_argument("--port", type=int, required=True)
     st.add_argument("--timeout", type=float, default=2.0)
+    lat = sub.add_parser("latency", help="first-connection latency to one Service")
+    lat.add_argument("--loader", required=True, help="JSON argv")
+    lat.add_argument("--client", required=True)
+    lat.add_argument("--endpoint", required=True)
+    lat.add_argument("--port-target", type=int, required=True)
+    lat.add_argument("--dest", required=True)
+    lat.add_argument("--port", type=int, required=True)
+    lat.add_argument("--count", type=int, default=300)
     c = sub.add_parser("churn", help="alternate two rulesets under traffic")
     c.add_argument("--dest", required=True)
     c.add_argument("--port", type=int, required=True)
@@ -466,6 +498,8 @@ def main():
         return stream(args)
     if args.cmd == "churn":
         return churn(args)
+    if args.cmd == "latency":
+        return latency(args)
 
     flows = json.load(open(args.flows))
     skipped = []

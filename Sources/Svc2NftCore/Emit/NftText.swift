@@ -34,7 +34,11 @@ public enum NftText {
 
     static func render(_ set: NamedSet, family: TableFamily, into out: inout String) {
         out += "\t\(set.isVerdictMap ? "map" : "set") \(set.name) {\n"
-        out += "\t\ttype \(set.keyType.map(\.rawValue).joined(separator: " . "))\(set.isVerdictMap ? " : verdict" : "")\n"
+        if let modulus = set.randomModulus {
+            out += "\t\ttypeof numgen random mod \(modulus) : verdict\n"
+        } else {
+            out += "\t\ttype \(set.keyType.map(\.rawValue).joined(separator: " . "))\(set.isVerdictMap ? " : verdict" : "")\n"
+        }
         if let timeout = set.timeoutSeconds {
             out += "\t\tsize \(NamedSet.dynamicSize)\n\t\tflags dynamic,timeout\n\t\ttimeout \(duration(timeout))\n"
         }
@@ -53,6 +57,7 @@ public enum NftText {
             case .address(let ip): ip.description
             case .proto(let proto): proto.rawValue
             case .port(let port): String(port)
+            case .index(let index): String(index)
             }
         }.joined(separator: " . ")
         guard let verdict = element.verdict else { return key }
@@ -139,6 +144,7 @@ public enum NftText {
         case .randomVerdict(let verdicts):
             let entries = verdicts.enumerated().map { "\($0.offset) : \(text($0.element))" }.joined(separator: ", ")
             return "numgen random mod \(verdicts.count) vmap { \(entries) }"
+        case .randomVerdictMap(let modulus, let map): return "numgen random mod \(modulus) vmap @\(map)"
         case .rememberSource(let set): return "update @\(set) { \(ip) saddr }"
         case .dnat(let address, let port):
             return address.family == .v4 ? "dnat to \(address):\(port)" : "dnat to [\(address)]:\(port)"

@@ -42,8 +42,13 @@ public enum Expr: Hashable, Sendable {
     case markToggle(UInt32)
     /// `... vmap @name`
     case verdictMap(MapKey, SetName)
-    /// `numgen random mod N vmap { 0 : goto a, 1 : goto b }`
+    /// `numgen random mod N vmap { 0 : goto a, 1 : goto b }`: only while lowering builds
+    /// a chain; the finished graph uses `randomVerdictMap`.
     case randomVerdict([Verdict])
+    /// `numgen random mod N vmap @map`: a named map per policy chain. Named, not
+    /// anonymous: the kernel walks its whole transaction for every anonymous set a rule
+    /// binds, which made loading 10,000 Services take minutes.
+    case randomVerdictMap(modulus: Int, SetName)
     /// `update @set { ip saddr }`: remember the client for session affinity.
     case rememberSource(SetName)
     /// `dnat to 10.1.2.3:8080`, preceded in the rule by `.l4Protocol`.

@@ -58,6 +58,7 @@ struct Fingerprint {
         case .masqueradeFullyRandom: add(UInt8(13))
         case .reject: add(UInt8(14))
         case .verdict(let v): add(UInt8(15)); add(v)
+        case .randomVerdictMap(let modulus, let map): add(UInt8(16)); add(modulus); add(map.text)
         }
     }
 

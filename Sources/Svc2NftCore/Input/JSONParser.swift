@@ -83,7 +83,7 @@ public struct JSONParser {
 
     private mutating func parseObject(depth: Int) throws -> Value {
         index += 1
-        var fields: [String: Value] = [:]
+        var fields = Fields()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
@@ -99,7 +99,7 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after field name") }
             index += 1
             skipWhitespace()
-            fields[key] = try parseValue(depth: depth + 1)
+            fields.append(key, try parseValue(depth: depth + 1))
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input inside an object") }
             if bytes[index] == UInt8(ascii: ",") {

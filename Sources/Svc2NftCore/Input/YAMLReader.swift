@@ -43,13 +43,13 @@ enum YAMLReader {
             for item in sequence { items.append(try convert(item, file: file)) }
             return .array(items)
         case .mapping(let mapping):
-            var fields: [String: Value] = [:]
+            var fields = Fields()
             for (key, value) in mapping {
                 guard case .scalar(let keyScalar) = key else {
                     let mark = key.mark
                     throw .syntax(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: "mapping keys must be plain scalars")
                 }
-                fields[keyScalar.string] = try convert(value, file: file)
+                fields.append(keyScalar.string, try convert(value, file: file))
             }
             return .object(fields)
         case .alias:

@@ -19,19 +19,23 @@ public enum Lowering {
         var serviceChains: [Chain] = []
         var serviceSets: [NamedSet] = []
         var elements: [SetName: [SetElement]] = [:]
-        for service in cluster.services where service.type != .externalName && !service.isHeadless {
-            guard let clusterIP = service.clusterIPs.first(where: { $0.family == family }) else { continue }
+        let lowered = cluster.services.orderedParallelMap { service -> [PortContribution] in
+            guard service.type != .externalName, !service.isHeadless,
+                let clusterIP = service.clusterIPs.first(where: { $0.family == family })
+            else { return [] }
             let slices = cluster.slices[service.id] ?? []
-            for port in service.ports {
+            return service.ports.map { port in
                 let endpoints = EndpointSelection.endpoints(for: port, in: slices, family: family)
-                let lowering = ServicePortLowering(
+                return ServicePortLowering(
                     service: service, port: port, family: family, node: node, clusterIP: clusterIP,
-                    selection: EndpointSelection(endpoints: endpoints, service: service, node: node))
-                let contribution = lowering.lower()
-                serviceChains.append(contentsOf: contribution.chains)
-                serviceSets.append(contentsOf: contribution.sets)
-                for (map, list) in contribution.elements { elements[map, default: []].append(contentsOf: list) }
+                    selection: EndpointSelection(endpoints: endpoints, service: service, node: node)
+                ).lower()
             }
+        }
+        for contribution in lowered.joined() {
+            serviceChains.append(contentsOf: contribution.chains)
+            serviceSets.append(contentsOf: contribution.sets)
+            for (map, list) in contribution.elements { elements[map, default: []].append(contentsOf: list) }
         }
         for index in sets.indices {
             let added = elements[sets[index].name] ?? []

@@ -1,6 +1,6 @@
 /// What one Service port contributes to one family's table: its own chains and sets,
 /// and elements for the shared maps, keyed by map name.
-struct PortContribution {
+struct PortContribution: Sendable {
     var chains: [Chain] = []
     var sets: [NamedSet] = []
     var elements: [SetName: [SetElement]] = [:]
@@ -83,14 +83,16 @@ struct ServicePortLowering {
         var clusterChain: ChainName? = nil
         var localChain: ChainName? = nil
         if usesClusterChain {
-            let chain = policyChain("svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules, what: "cluster policy")
+            let (chain, map) = policyChain("svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules, what: "cluster policy")
             clusterChain = chain.name
             out.chains.append(chain)
+            out.sets.append(map)
         }
         if usesLocalChain {
-            let chain = policyChain("local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [], what: "local policy")
+            let (chain, map) = policyChain("local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [], what: "local policy")
             localChain = chain.name
             out.chains.append(chain)
+            out.sets.append(map)
         }
         let internalChain = service.internalPolicyLocal ? localChain : clusterChain
         let externalPolicyChain = service.externalPolicyLocal ? localChain : clusterChain
@@ -198,15 +200,21 @@ struct ServicePortLowering {
     }
 
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
-    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> Chain {
+    /// The chain, and the map of endpoint chains its `numgen` picks from (named after
+    /// the chain, which is named after all of it).
+    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> (Chain, NamedSet) {
         var rules = leading
         if affinityTimeout != nil {
             for endpoint in endpoints {
                 rules.append(Rule([.address(.source, negated: false, .named(affinitySet(endpoint))), .verdict(.goto(names[endpoint]!))]))
             }
         }
-        rules.append(Rule([.randomVerdict(endpoints.map { .goto(names[$0]!) })]))
-        return Versioning.chain("\(prefix)-\(identity)", comment: "\(owner) \(what)", rules: rules, owner: owner)
+        let verdicts: [Verdict] = endpoints.map { .goto(names[$0]!) }
+        rules.append(Rule([.randomVerdict(verdicts)]))
+        var chain = Versioning.chain("\(prefix)-\(identity)", comment: "\(owner) \(what)", rules: rules, owner: owner)
+        let map = SetName(chain.name.text)
+        chain.rules[chain.rules.count - 1] = Rule([.randomVerdictMap(modulus: verdicts.count, map)])
+        return (chain, NamedSet.randomChoice(map, verdicts: verdicts, owner: owner))
     }
 
     /// `ep-…`: hairpin masquerade, affinity update, DNAT.

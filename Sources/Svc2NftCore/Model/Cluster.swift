@@ -41,19 +41,32 @@ public enum ClusterLoader {
             if keepGoing { report.warnings.append("\(error) (object skipped)") } else { errors.append(error) }
         }
 
-        for raw in objects {
+        // Decoding is pure per object: do it on all cores, then merge in input order.
+        let decoded = objects.orderedParallelMap { raw -> Decoded in
+            do throws(ModelError) {
+                switch raw.kind {
+                case "Service": return .service(try ServiceDecoder.decode(raw))
+                case "EndpointSlice": return .slice(try EndpointDecoder.decodeSlice(raw))
+                case "Endpoints": return .endpoints(try EndpointDecoder.decodeEndpoints(raw))
+                default: return .other
+                }
+            } catch {
+                return .failed(error)
+            }
+        }
+        for (raw, result) in zip(objects, decoded) {
             let apiVersion: String? = if case .string(let s)? = raw.value["apiVersion"] { s } else { nil }
-            do {
+            do throws(ModelError) {
                 switch (raw.kind, apiVersion) {
                 case ("Service", "v1"?), ("Service", nil):
-                    let service = try ServiceDecoder.decode(raw)
+                    let service = try result.service()
                     if let first = services[service.id] {
                         fail(.duplicateObject(service.source.child("metadata.name"), kind: "Service", firstSeen: first.source.child("metadata.name")))
                         continue
                     }
                     services[service.id] = service
                 case ("EndpointSlice", _):
-                    guard let slice = try EndpointDecoder.decodeSlice(raw) else { continue }
+                    guard let slice = try result.slice() else { continue }
                     let key = ServiceID(namespace: slice.service.namespace, name: slice.name)
                     if let first = slicesByName[key] {
                         fail(.duplicateObject(slice.source.child("metadata.name"), kind: "EndpointSlice", firstSeen: first.child("metadata.name")))
@@ -62,7 +75,7 @@ public enum ClusterLoader {
                     slicesByName[key] = slice.source
                     slices[slice.service, default: []].append(slice)
                 case ("Endpoints", _):
-                    let (id, here, converted) = try EndpointDecoder.decodeEndpoints(raw)
+                    let (id, here, converted) = try result.endpoints()
                     if let first = endpointsByName[id] {
                         fail(.duplicateObject(here.child("metadata.name"), kind: "Endpoints", firstSeen: first.child("metadata.name")))
                         continue
@@ -98,5 +111,32 @@ public enum ClusterLoader {
             report.notes.append("\(service.id) is ExternalName (\(service.externalName ?? "")): a DNS alias, no packet rules")
         }
         return (cluster, report)
+    }
+}
+
+/// One object decoded off the main thread, or why it failed.
+private enum Decoded: Sendable {
+    case service(Service)
+    case slice(EndpointSlice?)
+    case endpoints((ServiceID, Location, [EndpointSlice]))
+    case other
+    case failed(ModelError)
+
+    func service() throws(ModelError) -> Service {
+        if case .failed(let e) = self { throw e }
+        guard case .service(let s) = self else { preconditionFailure("decoded as another kind") }
+        return s
+    }
+
+    func slice() throws(ModelError) -> EndpointSlice? {
+        if case .failed(let e) = self { throw e }
+        guard case .slice(let s) = self else { preconditionFailure("decoded as another kind") }
+        return s
+    }
+
+    func endpoints() throws(ModelError) -> (ServiceID, Location, [EndpointSlice]) {
+        if case .failed(let e) = self { throw e }
+        guard case .endpoints(let e) = self else { preconditionFailure("decoded as another kind") }
+        return e
     }
 }

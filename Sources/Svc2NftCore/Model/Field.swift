@@ -1,21 +1,70 @@
 import Foundation
 
+/// One step of a JSON path, linked to its parent. Paths are only turned into text when
+/// an error needs them, so reading a field costs no string building.
+final class PathNode {
+    let parent: PathNode?
+    let key: String?
+    let index: Int
+
+    init(parent: PathNode?, key: String?, index: Int) {
+        self.parent = parent
+        self.key = key
+        self.index = index
+    }
+
+    /// "spec.ports[0].port", after the object's own prefix ("items[3]").
+    var text: String {
+        var parts: [PathNode] = []
+        var node: PathNode? = self
+        while let current = node {
+            parts.append(current)
+            node = current.parent
+        }
+        var out = ""
+        for part in parts.reversed() {
+            if let key = part.key {
+                out += out.isEmpty ? key : ".\(key)"
+            } else {
+                out += "[\(part.index)]"
+            }
+        }
+        return out
+    }
+}
+
 /// A cursor into an object's tree that knows its file, JSON path and owning object, so
 /// every typed read can fail with a `ModelError` that names all three.
 struct Field {
     let value: Value?
     let file: String
-    let path: String
+    let node: PathNode?
     let object: String?
 
-    var location: Location { Location(file: file, path: path, object: object) }
-    var isPresent: Bool { value != nil && value != .null }
-
-    func child(_ key: String) -> Field {
-        Field(value: value?[key], file: file, path: path.isEmpty ? key : "\(path).\(key)", object: object)
+    init(value: Value?, file: String, path: String, object: String?) {
+        self.init(value: value, file: file, node: path.isEmpty ? nil : PathNode(parent: nil, key: path, index: 0), object: object)
     }
 
-    func owned(by object: String) -> Field { Field(value: value, file: file, path: path, object: object) }
+    init(value: Value?, file: String, node: PathNode?, object: String?) {
+        self.value = value
+        self.file = file
+        self.node = node
+        self.object = object
+    }
+
+    var path: String { node?.text ?? "" }
+    var location: Location { Location(file: file, path: path, object: object) }
+    var isPresent: Bool {
+        guard let value else { return false }
+        if case .null = value { return false }
+        return true
+    }
+
+    func child(_ key: String) -> Field {
+        Field(value: value?[key], file: file, node: PathNode(parent: node, key: key, index: 0), object: object)
+    }
+
+    func owned(by object: String) -> Field { Field(value: value, file: file, node: node, object: object) }
 
     func wrongType(_ expected: String) -> ModelError {
         .wrongType(location, expected: expected, found: value?.kindName ?? "nothing")
@@ -29,7 +78,7 @@ struct Field {
     func list() throws(ModelError) -> [Field] {
         guard isPresent else { return [] }
         guard case .array(let items)? = value else { throw wrongType("a list") }
-        return items.indices.map { Field(value: items[$0], file: file, path: "\(path)[\($0)]", object: object) }
+        return items.indices.map { Field(value: items[$0], file: file, node: PathNode(parent: node, key: nil, index: $0), object: object) }
     }
 
     func optionalString() throws(ModelError) -> String? {
