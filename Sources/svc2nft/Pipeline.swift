@@ -5,6 +5,12 @@ import Svc2NftCore
 /// warnings, lower to a rule graph. Exits 2 on any bad input, before anything is built.
 enum Pipeline {
     static func graph(_ options: NodeOptions) -> (RuleGraph, NodeConfig) {
+        let (graph, node, _) = model(options)
+        return (graph, node)
+    }
+
+    /// The graph, the node options and the validated cluster it came from.
+    static func model(_ options: NodeOptions) -> (RuleGraph, NodeConfig, Cluster) {
         do {
             let node = try options.nodeConfig()
             let objects = try ManifestReader.read(paths: options.paths)
@@ -15,8 +21,8 @@ enum Pipeline {
             // The parsed input is not needed any more, but freeing a tree of millions of
             // values costs a third of a second for 10,000 Services; the process is about
             // to exit, so leave it to the kernel (as compilers do).
-            Keep.alive.append((objects, cluster))
-            return (graph, node)
+            Keep.alive.append(objects)
+            return (graph, node, cluster)
         } catch let failure as LoadFailure {
             for error in failure.errors { printError("error: \(error)") }
         } catch {

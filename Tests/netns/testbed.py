@@ -446,9 +446,9 @@ def judge(flow, outcomes):
             problems.append(f"expected endpoints {sorted(want)}, reached {sorted(reached)}")
         if flow.get("balanced") and not problems:
             problems += balance_problems(outcomes, want)
-        masq = any(p != flow["sourceIP"] for p in peers)
-        if "masq" in flow and reached and masq != flow["masq"]:
-            problems.append(f"expected masq={flow['masq']}, endpoint saw {sorted(peers)}")
+        seen = {p != flow["sourceIP"] for p in peers}
+        if "masq" in flow and reached and seen != {flow["masq"]}:
+            problems.append(f"expected masq={flow['masq']} for every connection, endpoint saw {sorted(peers)}")
     return problems
 
 
