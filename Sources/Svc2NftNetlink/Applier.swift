@@ -13,12 +13,23 @@ public struct Applier {
     /// `GraphEncoder.Plan` (one batch for a new table; prepare, switch, cleanup for an
     /// existing one). Returns the plan it sent.
     @discardableResult
-    public func apply(_ graph: RuleGraph, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> GraphEncoder.Plan {
+    /// With `repair`, also reads the live rules and elements (as `diff` does) and
+    /// rewrites kept chains and maps that were edited behind svc2nft's back.
+    public func apply(_ graph: RuleGraph, repair: Bool = false, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> GraphEncoder.Plan {
         var current: [TableFamily: TableState] = [:]
+        var edited: [TableFamily: Set<String>] = [:]
         for table in graph.tables {
             current[table.family] = try transport.state(of: table.family, table: table.name)
+            if repair, current[table.family] != nil, let reader = transport as? NetfilterReader,
+                let live = try reader.live(table.family, table: table.name)
+            {
+                let expected = LiveTable.expected(table)
+                let chains = expected.chains.filter { name, want in live.chains[name].map { $0 != want } ?? false }.keys
+                let sets = expected.sets.filter { name, want in live.sets[name].map { $0 != want } ?? false }.keys
+                edited[table.family] = Set(chains).union(sets)
+            }
         }
-        let plan = GraphEncoder.plan(graph, current: current, fault: fault)
+        let plan = GraphEncoder.plan(graph, current: current, edited: edited, fault: fault)
         if let prepare = plan.prepare { try commit(prepare) }
         do {
             try commit(plan.main)

@@ -53,11 +53,13 @@ public enum GraphEncoder {
     }
 
     /// `current` is what the kernel holds now, per family (absent: no such table).
-    public static func plan(_ graph: RuleGraph, current: [TableFamily: TableState] = [:], fault: Fault? = nil) -> Plan {
+    /// `edited` names kept chains and per-Service maps whose live contents differ from
+    /// their name (changed behind svc2nft's back; `apply --repair`): they are rewritten.
+    public static func plan(_ graph: RuleGraph, current: [TableFamily: TableState] = [:], edited: [TableFamily: Set<String>] = [:], fault: Fault? = nil) -> Plan {
         var prepare = Batch(), main = Batch(), cleanup = Batch(), undo = Batch()
         for table in graph.tables {
             if let state = current[table.family] {
-                encodeUpdate(table, current: state, fault: fault, prepare: &prepare, main: &main, cleanup: &cleanup, undo: &undo)
+                encodeUpdate(table, current: state, edited: edited[table.family] ?? [], fault: fault, prepare: &prepare, main: &main, cleanup: &cleanup, undo: &undo)
             } else {
                 encodeCreate(table, fault: fault, into: &main)
             }
@@ -105,7 +107,7 @@ public enum GraphEncoder {
     }
 
     static func encodeUpdate(
-        _ table: Table, current: TableState, fault: Fault?,
+        _ table: Table, current: TableState, edited: Set<String> = [], fault: Fault?,
         prepare: inout Batch, main: inout Batch, cleanup: inout Batch, undo: inout Batch
     ) {
         let family = table.family
@@ -139,14 +141,15 @@ public enum GraphEncoder {
         // 2. switch: refill the kept sets; re-point kept chains that lead to new chains.
         addTable(family, table.name, comment: nil, into: &main)
         for set in table.sets where current.sets[set.name.text] != nil {
-            // Affinity entries survive; content-named maps already hold what their name says.
-            if SetDefinition(set).isDynamic || set.isImmutable { continue }
+            // Affinity entries survive; content-named maps already hold what their name
+            // says, unless someone edited them.
+            if SetDefinition(set).isDynamic || (set.isImmutable && !edited.contains(set.name.text)) { continue }
             flushElements(family, table.name, set.name.text, into: &main)
             encode(set, table: table, create: false, into: &main)
         }
         for chain in table.chains where current.chains[chain.name.text] != nil {
             let targets = chain.rules.flatMap(\.exprs).flatMap(ChainTargets.of)
-            guard targets.contains(where: newChainNames.contains) else { continue }
+            guard targets.contains(where: newChainNames.contains) || edited.contains(chain.name.text) else { continue }
             let flush = NftRule(family: K.family(family), table: table.name, chain: chain.name.text)
             main.add(NFT_MSG_DELRULE, family: UInt16(K.family(family)), flags: 0, object: .chain(family, chain.name, chain.owner)) {
                 nftnl_rule_nlmsg_build_payload($0, flush.pointer)

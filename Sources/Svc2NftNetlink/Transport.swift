@@ -22,9 +22,14 @@ public protocol NetfilterTransport: AnyObject {
     func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState?
 }
 
+/// A transport that can also read a table's rules and elements back (for `diff`).
+public protocol NetfilterReader {
+    func live(_ family: TableFamily, table: String) throws(ApplyError) -> LiveTable?
+}
+
 /// A libmnl netfilter socket. The kernel processes a batch inside `sendmsg`, so when it
 /// returns every error is already queued; they are drained without waiting.
-public final class MNLTransport: NetfilterTransport {
+public final class MNLTransport: NetfilterTransport, NetfilterReader {
     private let socket: OpaquePointer
 
     public init() throws(ApplyError) {
@@ -106,14 +111,67 @@ public final class MNLTransport: NetfilterTransport {
         return state
     }
 
+    public func live(_ family: TableFamily, table: String) throws(ApplyError) -> LiveTable? {
+        guard let state = try state(of: family, table: table) else { return nil }
+        var live = LiveTable()
+        for name in state.chains.keys { live.chains[name] = [] }
+        try dump(NFT_MSG_GETRULE, family: family) { header in
+            guard let rule = nftnl_rule_alloc() else { return }
+            defer { nftnl_rule_free(rule) }
+            guard nftnl_rule_nlmsg_parse(header, rule) >= 0,
+                let tableName = nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue)), String(cString: tableName) == table,
+                let chain = nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue))
+            else { return }
+            live.chains[String(cString: chain), default: []].append(LiveTable.render(rule))
+        }
+        for (name, definition) in state.sets where !definition.isDynamic {
+            var elements: [String] = []
+            try dump(NFT_MSG_GETSETELEM, family: family, payload: { header in
+                guard let set = nftnl_set_alloc() else { return }
+                defer { nftnl_set_free(set) }
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
+                nftnl_set_elems_nlmsg_build_payload(header, set)
+            }) { header in
+                guard let set = nftnl_set_alloc() else { return }
+                defer { nftnl_set_free(set) }
+                guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
+                defer { nftnl_set_elems_iter_destroy(iterator) }
+                while let element = nftnl_set_elems_iter_next(iterator) {
+                    // nftnl_set_elem_get_u32 dereferences NULL for an attribute that is not set.
+                    if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_FLAGS)),
+                        nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS)) & K.u32(NFT_SET_ELEM_INTERVAL_END) != 0
+                    {
+                        continue
+                    }
+                    var length: UInt32 = 0
+                    guard let key = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_KEY), &length) else { continue }
+                    let bytes = Array(UnsafeRawBufferPointer(start: key, count: Int(length)))
+                    var verdict: (Int32, String?)? = nil
+                    if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_VERDICT)) {
+                        let chain = nftnl_set_elem_get_str(element, UInt16(NFTNL_SET_ELEM_CHAIN)).map { String(cString: $0) }
+                        verdict = (Int32(bitPattern: nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_VERDICT))), chain)
+                    }
+                    elements.append(LiveTable.elementText(key: bytes, verdict: verdict))
+                }
+            }
+            live.sets[name] = elements.sorted()
+        }
+        return live
+    }
+
     private var dumpSequence: UInt32 = 0x5000_0000
 
     /// One NLM_F_DUMP request for `family`; `each` sees every answer message.
-    private func dump(_ type: nf_tables_msg_types, family: TableFamily, each: (UnsafePointer<nlmsghdr>) -> Void) throws(ApplyError) {
+    private func dump(
+        _ type: nf_tables_msg_types, family: TableFamily, payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil,
+        each: (UnsafePointer<nlmsghdr>) -> Void
+    ) throws(ApplyError) {
         dumpSequence += 1
-        var request = [CChar](repeating: 0, count: 512)
+        var request = [CChar](repeating: 0, count: 1024)
         let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
             let header = nftnl_nlmsg_build_hdr(buffer.baseAddress, UInt16(type.rawValue), UInt16(K.family(family)), UInt16(NLM_F_DUMP), dumpSequence)!
+            payload?(header)
             return Int(header.pointee.nlmsg_len)
         }
         guard mnl_socket_sendto(socket, request, length) >= 0 else {

@@ -8,6 +8,9 @@ struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Install the ruleset into the kernel atomically (root). Exit 1 if the kernel refuses; nothing changes then.")
 
+    @Flag(help: "Also read the live rules and rewrite chains and maps edited behind svc2nft's back (slower).")
+    var repair = false
+
     @OptionGroup var options: NodeOptions
 
     /// Test-only: `SVC2NFT_TEST_FAULT_CHAIN=<chain>` adds a rule the kernel must refuse
@@ -19,7 +22,7 @@ struct Apply: ParsableCommand {
     func run() throws {
         let (graph, _) = Pipeline.graph(options)
         do {
-            let plan = try Applier(transport: MNLTransport()).apply(graph, fault: Self.fault)
+            let plan = try Applier(transport: MNLTransport()).apply(graph, repair: repair, fault: Self.fault)
             let rules = graph.tables.flatMap(\.chains).map(\.rules.count).reduce(0, +)
             Pipeline.printError("applied: \(graph.tables.count) tables, \(graph.tables.flatMap(\.chains).count) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)")
         } catch {

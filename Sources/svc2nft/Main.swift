@@ -6,6 +6,6 @@ struct Svc2Nft: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "svc2nft",
         abstract: "Kubernetes Services and endpoints -> nftables rules, as kube-proxy's nftables mode would write them.",
-        subcommands: [Compile.self, Apply.self, Delete.self, Explain.self, Graph.self]
+        subcommands: [Compile.self, Apply.self, Delete.self, Explain.self, Graph.self, Diff.self]
     )
 }

@@ -1,0 +1,72 @@
+import CNftnl
+import Svc2NftCore
+
+/// One of our tables as the kernel has it, rendered for comparison: each chain's rules
+/// as libnftnl prints them (handles and anonymous set numbers removed) and each set's
+/// elements as "key -> verdict". The same rendering of the compiled graph is
+/// `LiveTable.expected`, so a difference is a real difference.
+public struct LiveTable: Equatable, Sendable {
+    public var chains: [String: [String]] = [:]
+    public var sets: [String: [String]] = [:]
+
+    public init() {}
+
+    /// What the kernel would hold after `apply` of `table`.
+    public static func expected(_ table: Table) -> LiveTable {
+        var live = LiveTable()
+        var scratch = Batch()
+        let encoder = ExprEncoder(family: table.family, table: table.name)
+        for chain in table.chains {
+            live.chains[chain.name.text] = chain.rules.map { rule in
+                let r = NftRule(family: K.family(table.family), table: table.name, chain: chain.name.text)
+                for expr in rule.exprs { encoder.encode(expr, into: r, batch: &scratch, owner: .batch) }
+                if let comment = rule.comment {
+                    var data = UserData()
+                    data.put(0, string: comment.text)
+                    r.setUserData(data.bytes)
+                }
+                return render(r.pointer)
+            }
+        }
+        for set in table.sets where set.timeoutSeconds == nil {
+            live.sets[set.name.text] = set.elements.map { element in
+                elementText(key: K.keyBytes(element.key), verdict: element.verdict.map(K.verdict))
+            }.sorted()
+        }
+        _ = scratch.finalize()
+        return live
+    }
+
+    /// libnftnl's text of a rule's expressions, without the header line (it carries the
+    /// handle) and with anonymous set numbers blanked.
+    static func render(_ rule: OpaquePointer?) -> String {
+        var buffer = [CChar](repeating: 0, count: 16384)
+        _ = nftnl_rule_snprintf(&buffer, buffer.count, rule, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0)
+        let text = String(cString: buffer)
+        // The kernel reports defaults it filled in: lookup flags 0, NAT max registers equal
+        // to the min ones, NF_NAT_RANGE_MAP_IPS, a dynset timeout of 0 (the set's own
+        // timeout applies). They are not differences.
+        let body = text.split(separator: "\n").dropFirst().map { line in
+            line.replacingOccurrences(of: #"__(set|map)\d+"#, with: "__$1", options: .regularExpression)
+                .replacingOccurrences(of: #"__(set|map)%d"#, with: "__$1", options: .regularExpression)
+                .replacingOccurrences(of: #"(\[ lookup [^\]]*?) 0x0 \]"#, with: "$1 ]", options: .regularExpression)
+                .replacingOccurrences(of: #" (addr|proto)_max reg \d+"#, with: "", options: .regularExpression)
+                .replacingOccurrences(of: #"(\[ nat [^\]]*flags) 0x[23] \]"#, with: "$1 ]", options: .regularExpression)
+                .replacingOccurrences(of: #"(\[ dynset [^\]]*?) timeout 0ms \]"#, with: "$1 ]", options: .regularExpression)
+                .trimmingCharacters(in: .whitespaces)
+        }
+        return body.joined(separator: " ")
+    }
+
+    static func elementText(key: [UInt8], verdict: (code: Int32, chain: String?)?) -> String {
+        let hex = key.map { String($0, radix: 16).leftPadded(2) }.joined()
+        guard let verdict else { return hex }
+        return "\(hex) -> \(verdict.code) \(verdict.chain ?? "")"
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
+
+import Foundation
