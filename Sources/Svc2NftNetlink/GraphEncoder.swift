@@ -150,10 +150,7 @@ public enum GraphEncoder {
         for chain in table.chains where current.chains[chain.name.text] != nil {
             let targets = chain.rules.flatMap(\.exprs).flatMap(ChainTargets.of)
             guard targets.contains(where: newChainNames.contains) || edited.contains(chain.name.text) else { continue }
-            let flush = NftRule(family: K.family(family), table: table.name, chain: chain.name.text)
-            main.add(NFT_MSG_DELRULE, family: UInt16(K.family(family)), flags: 0, object: .chain(family, chain.name, chain.owner)) {
-                nftnl_rule_nlmsg_build_payload($0, flush.pointer)
-            }
+            flushRules(family, table.name, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &main)
             addRules(of: chain, table: table, fault: fault, into: &main)
         }
         if let fault, !newChains.contains(where: { fault.matches($0.name) }),
@@ -174,10 +171,7 @@ public enum GraphEncoder {
         let wanted = Set(table.chains.map(\.name.text))
         let stale = current.chains.keys.filter { !wanted.contains($0) }.sorted()
         for name in stale {
-            let flush = NftRule(family: K.family(table.family), table: table.name, chain: name)
-            batch.add(NFT_MSG_DELRULE, family: UInt16(K.family(table.family)), flags: 0, object: .chain(table.family, ChainName(name), nil)) {
-                nftnl_rule_nlmsg_build_payload($0, flush.pointer)
-            }
+            flushRules(table.family, table.name, chain: name, object: .chain(table.family, ChainName(name), nil), into: &batch)
         }
         let wantedSets = Set(table.sets.map(\.name.text))
         for name in current.sets.keys.sorted() where !wantedSets.contains(name) {
@@ -196,7 +190,7 @@ public enum GraphEncoder {
             return name.hasPrefix("ep-") ? 10 : 20
         }
         for (name, owner) in chains.sorted(by: { (rank($0.0), $0.0) < (rank($1.0), $1.0) }) {
-            deleteChain(family, table, name, owner: owner, flushFirst: false, into: &batch)
+            deleteChain(family, table, name, owner: owner, into: &batch)
         }
     }
 
@@ -206,17 +200,14 @@ public enum GraphEncoder {
         let family = table.family
         let nfFamily = UInt16(K.family(family))
         addTable(family, table.name, comment: nil, into: &main)
-        let flush = NftRule(family: K.family(family), table: table.name, chain: nil)
-        main.add(NFT_MSG_DELRULE, family: nfFamily, flags: 0, object: .table(family, table.name)) {
-            nftnl_rule_nlmsg_build_payload($0, flush.pointer)
-        }
+        flushRules(family, table.name, chain: nil, object: .table(family, table.name), into: &main)
         let wantedSets = Dictionary(table.sets.map { ($0.name.text, SetDefinition($0)) }, uniquingKeysWith: { a, _ in a })
         for (name, definition) in current.sets.sorted(by: { $0.key < $1.key }) where wantedSets[name].map({ $0 != definition }) ?? false {
             deleteSet(family, table.name, name, into: &main)
         }
         for (name, kind) in current.chains.sorted(by: { $0.key < $1.key }) {
             if let wanted = table.chains.first(where: { $0.name.text == name }), wanted.kind != kind {
-                deleteChain(family, table.name, name, owner: nil, flushFirst: false, into: &main)
+                deleteChain(family, table.name, name, owner: nil, into: &main)
             }
         }
         for chain in table.chains where current.chains[chain.name.text] != chain.kind {
@@ -275,17 +266,19 @@ public enum GraphEncoder {
         }
     }
 
-    static func deleteChain(_ family: TableFamily, _ table: String, _ name: String, owner: Owner?, flushFirst: Bool, into batch: inout Batch) {
-        let nfFamily = UInt16(K.family(family))
-        if flushFirst {
-            let flush = NftRule(family: K.family(family), table: table, chain: name)
-            batch.add(NFT_MSG_DELRULE, family: nfFamily, flags: 0, object: .chain(family, ChainName(name), owner)) {
-                nftnl_rule_nlmsg_build_payload($0, flush.pointer)
-            }
-        }
+    /// Deletes a chain; the kernel deletes its rules with it.
+    static func deleteChain(_ family: TableFamily, _ table: String, _ name: String, owner: Owner?, into batch: inout Batch) {
         let chain = NftChain(family: K.family(family), table: table, name: name)
-        batch.add(NFT_MSG_DELCHAIN, family: nfFamily, flags: 0, object: .chain(family, ChainName(name), owner)) {
+        batch.add(NFT_MSG_DELCHAIN, family: UInt16(K.family(family)), flags: 0, object: .chain(family, ChainName(name), owner)) {
             nftnl_chain_nlmsg_build_payload($0, chain.pointer)
+        }
+    }
+
+    /// Deletes every rule of `chain`, or of the whole table when `chain` is nil.
+    static func flushRules(_ family: TableFamily, _ table: String, chain: String?, object: GraphObject, into batch: inout Batch) {
+        let flush = NftRule(family: K.family(family), table: table, chain: chain)
+        batch.add(NFT_MSG_DELRULE, family: UInt16(K.family(family)), flags: 0, object: object) {
+            nftnl_rule_nlmsg_build_payload($0, flush.pointer)
         }
     }
 

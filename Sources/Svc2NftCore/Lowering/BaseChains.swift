@@ -58,14 +58,9 @@ enum BaseChains {
             jumps: [masquerading], why: "masquerade marked traffic"),
     ]
 
-    /// The base chains; jumps to a versioned regular chain use its versioned name.
-    static func baseChains(jumpingTo regular: [Chain]) -> [Chain] {
-        var names: [ChainName: ChainName] = [:]
-        for chain in regular {
-            let base = chain.name.text.split(separator: "_").first.map(String.init) ?? chain.name.text
-            names[ChainName(base)] = chain.name
-        }
-        return rows.map { row in
+    /// The base chains; `names` maps a fixed name to its content-versioned one.
+    static func baseChains(jumpingTo names: [ChainName: ChainName]) -> [Chain] {
+        rows.map { row in
             Chain(
                 name: ChainName(row.name), kind: .base(row.type, row.hook, priority: row.priority), comment: row.why,
                 rules: row.jumps.map { Rule((row.newOnly ? [.ctStateNew] : []) + [.verdict(.jump(names[$0] ?? $0))]) })
@@ -100,17 +95,20 @@ enum BaseChains {
         return Set(ips).sorted().map { SetElement(key: [.address($0)]) }
     }
 
-    static func regularChains(_ node: NodeConfig, family: IPFamily) -> [Chain] {
+    /// The fixed regular chains, and the versioned names of the two that depend on
+    /// options (where NodePorts answer), which are content-named.
+    static func regularChains(_ node: NodeConfig, family: IPFamily) -> (chains: [Chain], versioned: [ChainName: ChainName]) {
         let destination = nodePortDestination(node, family: family)
-        // These two depend on options (where NodePorts answer), so they are content-named.
-        return [
-            Versioning.chain(services.text, comment: "dispatch by destination: ClusterIPs, external IPs, LoadBalancer IPs, then NodePorts", rules: [
-                Rule([.verdictMap(.addressProtocolPort, serviceIPs)]),
-                Rule(destination + [.verdictMap(.protocolPort, serviceNodePorts)]),
-            ], owner: nil),
+        let dispatch = Versioning.chain(services.text, comment: "dispatch by destination: ClusterIPs, external IPs, LoadBalancer IPs, then NodePorts", rules: [
+            Rule([.verdictMap(.addressProtocolPort, serviceIPs)]),
+            Rule(destination + [.verdictMap(.protocolPort, serviceNodePorts)]),
+        ], owner: nil)
+        let nodePortCheck = Versioning.chain(nodePortEndpointsCheck.text, comment: nil, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])], owner: nil)
+        let chains = [
+            dispatch,
             Chain(name: firewallCheck, rules: [Rule([.verdictMap(.addressProtocolPort, firewallIPs)])]),
             Chain(name: serviceEndpointsCheck, rules: [Rule([.verdictMap(.addressProtocolPort, noEndpointServices)])]),
-            Versioning.chain(nodePortEndpointsCheck.text, comment: nil, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])], owner: nil),
+            nodePortCheck,
             Chain(name: clusterIPsCheck, rules: [
                 Rule([.address(.destination, negated: false, .named(clusterIPs)), .reject], comment: "reject traffic to invalid ports of ClusterIPs")
             ]),
@@ -122,6 +120,7 @@ enum BaseChains {
             ]),
             Chain(name: rejectChain, comment: "Service without endpoints", rules: [Rule([.reject])]),
         ]
+        return (chains, [services: dispatch.name, nodePortEndpointsCheck: nodePortCheck.name])
     }
 
     /// The fixed sets and maps, empty; lowering fills in the elements.

@@ -48,6 +48,6 @@ public enum Lowering {
         return Table(
             family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft",
             sets: sets + serviceSets.sorted { $0.name < $1.name },
-            chains: BaseChains.baseChains(jumpingTo: regular) + regular + serviceChains.sorted { $0.name < $1.name })
+            chains: BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains + serviceChains.sorted { $0.name < $1.name })
     }
 }
