@@ -1,5 +1,12 @@
 import Svc2NftCore
 
+/// What `apply` sent, and whether removing stale objects afterwards failed (the new
+/// ruleset is live either way).
+public struct Applied: Sendable {
+    public let plan: GraphEncoder.Plan
+    public let staleLeft: ApplyError?
+}
+
 /// Installs a rule graph, or deletes our tables, in one batch through a transport, and
 /// turns the kernel's first error into an `ApplyError` naming the graph object.
 public struct Applier {
@@ -15,7 +22,7 @@ public struct Applier {
     @discardableResult
     /// With `repair`, also reads the live rules and elements (as `diff` does) and
     /// rewrites kept chains and maps that were edited behind svc2nft's back.
-    public func apply(_ graph: RuleGraph, repair: Bool = false, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> GraphEncoder.Plan {
+    public func apply(_ graph: RuleGraph, repair: Bool = false, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> Applied {
         var current: [TableFamily: TableState] = [:]
         var edited: [TableFamily: Set<String>] = [:]
         for table in graph.tables {
@@ -38,9 +45,12 @@ public struct Applier {
             throw error
         }
         // The switch is in; stale objects are unreferenced now. A failure here leaves
-        // only unused chains or sets behind, which the next apply removes.
-        if let cleanup = plan.cleanup { try commit(cleanup) }
-        return plan
+        // only unused chains or sets behind, which the next apply removes: not an error.
+        var staleLeft: ApplyError? = nil
+        if let cleanup = plan.cleanup {
+            do { try commit(cleanup) } catch { staleLeft = error }
+        }
+        return Applied(plan: plan, staleLeft: staleLeft)
     }
 
     public func delete(tableName: String) throws(ApplyError) {

@@ -249,11 +249,14 @@ extension Array where Element == [UInt8] {
 public final class RecordingTransport: NetfilterTransport {
     public private(set) var batches: [FinalizedBatch] = []
     public var failContentMessage: (index: Int, errno: Int32)?
+    /// Only the batch with this number (0 = first sent) fails; nil: every batch.
+    public var failBatch: Int?
     /// What `state(of:table:)` answers: the kernel as the test imagines it.
     public var kernel: [TableFamily: TableState]
 
-    public init(failContentMessage: (index: Int, errno: Int32)? = nil, kernel: [TableFamily: TableState] = [:]) {
+    public init(failContentMessage: (index: Int, errno: Int32)? = nil, failBatch: Int? = nil, kernel: [TableFamily: TableState] = [:]) {
         self.failContentMessage = failContentMessage
+        self.failBatch = failBatch
         self.kernel = kernel
     }
 
@@ -261,7 +264,7 @@ public final class RecordingTransport: NetfilterTransport {
 
     public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
         batches.append(batch)
-        guard let fail = failContentMessage else { return [] }
+        guard let fail = failContentMessage, failBatch == nil || failBatch == batches.count - 1 else { return [] }
         let sequences = batch.contentSequences
         guard fail.index < sequences.count else { return [] }
         // The kernel reports the failing message and may report later ones too.

@@ -106,6 +106,26 @@ struct Message: Equatable {
         #expect(deleted == [.chain(.ip, ChainName("svc-gone/old/tcp/http_aaaaaaaa"), nil), .chain(.ip, ChainName("ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"), nil)])
     }
 
+    /// A refused switch batch triggers the undo of the prepare batch; a refused cleanup
+    /// batch is not an error (the switch is live), only reported.
+    @Test func failuresAfterPrepareAreUndoneAndCleanupFailuresOnlyReported() throws {
+        let graph = try Self.graph("shop")
+        var kernel = Self.kernel(after: graph, family: .ip, extraChains: ["svc-gone/old/tcp/http_aaaaaaaa"])
+        for name in kernel.chains.keys where name.hasPrefix("ep-shop/web") { kernel.chains[name] = nil }
+        let state: [TableFamily: TableState] = [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)]
+
+        let switchFails = RecordingTransport(failContentMessage: (0, 22), failBatch: 1, kernel: state)
+        #expect(throws: ApplyError.self) { try Applier(transport: switchFails).apply(graph) }
+        #expect(switchFails.batches.count == 3, "prepare, switch (refused), undo")
+        let undo = Message.parse(switchFails.batches[2])
+        #expect(undo.filter { $0.type == Message.delChain }.count == 2, "the two prepared chains are deleted again")
+
+        let cleanupFails = RecordingTransport(failContentMessage: (0, 16), failBatch: 2, kernel: state)
+        let applied = try Applier(transport: cleanupFails).apply(graph)
+        #expect(applied.staleLeft != nil)
+        #expect(cleanupFails.batches.count == 3, "prepare, switch, cleanup")
+    }
+
     /// A fixed set whose definition changed (another svc2nft version) falls back to
     /// flushing and refilling everything in one batch.
     @Test func reshapedTableIsRefreshedWhole() throws {
