@@ -30,6 +30,38 @@ import Testing
     }
 }
 
+/// The hand-written parser must fail cleanly, never crash, on damaged input.
+@Suite struct JSONRobustnessTests {
+    static let document = Array(#"{"apiVersion": "v1", "kind": "List", "items": [{"kind": "Service", "metadata": {"name": "a\u00e9\n", "namespace": "b"}, "spec": {"ports": [{"port": 80, "x": [1.5e3, -2, true, false, null, {}]}]}}]}"#.utf8)
+
+    @Test func everyTruncationIsASyntaxErrorWithAPosition() {
+        for length in 0..<Self.document.count {
+            do {
+                _ = try JSONParser.parse(Array(Self.document[..<length]), file: "t.json")
+                Issue.record("a document cut at \(length) bytes parsed")
+            } catch {
+                guard case .syntax(_, let line, let column, _) = error else {
+                    Issue.record("cut at \(length): \(error)")
+                    continue
+                }
+                #expect(line == 1 && column >= 1)
+            }
+        }
+    }
+
+    @Test func corruptedBytesNeverCrash() {
+        var generator = SeededGenerator(seed: 7)
+        let junk: [UInt8] = Array(#"{}[]",:\u x9e-"#.utf8) + [0x09, 0x0A, 0xFF, 0xC3, 0x00]
+        for _ in 0..<2000 {
+            var bytes = Self.document
+            for _ in 0..<3 {
+                bytes[Int.random(in: 0..<bytes.count, using: &generator)] = junk.randomElement(using: &generator)!
+            }
+            _ = try? JSONParser.parse(bytes, file: "t.json")  // must return or throw, nothing else
+        }
+    }
+}
+
 @Suite struct AddressTests {
     @Test(arguments: [
         ("fd00:10:96::10", "fd00:10:96::10"), ("FD00:0:0:0:0:0:0:1", "fd00::1"), ("::", "::"), ("::1", "::1"),

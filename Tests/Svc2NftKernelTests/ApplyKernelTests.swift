@@ -63,6 +63,21 @@ import Testing
         #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before, "a refused batch must leave the ruleset byte-identical")
     }
 
+    /// Invalid input never reaches the kernel: exit 2, the same message as compile, and
+    /// the ruleset that was there stays as it was.
+    @Test(arguments: ["bad-port", "hostile-name", "orphan-endpoints", "bad-yaml-syntax"])
+    func badInputIsRefusedBeforeTheKernel(_ name: String) throws {
+        if Self.skip("bad input \(name)") { return }
+        let ns = try NetworkNamespace("bad")
+        #expect(try ns.run(Self.apply(Fixture.named("shop"))).status == 0)
+        let before = try ns.run(["nft", "list", "ruleset"]).stdout
+        let fixture = Fixture.named(name)
+        let result = try ns.run([Svc2NftBinary.path, "apply"] + fixture.arguments + fixture.inputs, in: fixture.directory)
+        #expect(result.status == 2)
+        #expect(result.stderr == fixture.read("expected.stderr"), "apply and compile must report bad input alike")
+        #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before)
+    }
+
     @Test func foreignTablesAreNeverTouched() throws {
         if Self.skip("foreign tables") { return }
         let ns = try NetworkNamespace("foreign")
