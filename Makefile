@@ -1,7 +1,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: build demo test bench release clean
+.PHONY: build demo test bench release clean format
 
 build:
 	$(SWIFT) build $(BUILD_FLAGS)
@@ -25,3 +25,7 @@ clean:
 bench:
 	$(SWIFT) build -c release
 	.build/release/svc2nft-bench run $(BENCH_FLAGS)
+
+# Format as swift format does, with the committed .swift-format.
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

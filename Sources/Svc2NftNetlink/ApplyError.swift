@@ -55,5 +55,5 @@ enum Errno {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -40,7 +40,9 @@ struct Batch: ~Copyable {
     }
 
     /// Appends one message: header, then `payload` fills it in.
-    mutating func add(_ type: nf_tables_msg_types, family: UInt16, flags: Int32, object: GraphObject, payload: (UnsafeMutablePointer<nlmsghdr>) -> Void) {
+    mutating func add(
+        _ type: nf_tables_msg_types, family: UInt16, flags: Int32, object: GraphObject, payload: (UnsafeMutablePointer<nlmsghdr>) -> Void
+    ) {
         let buffer = nftnl_batch_buffer(pointer).assumingMemoryBound(to: CChar.self)
         let header = nftnl_nlmsg_build_hdr(buffer, UInt16(type.rawValue), family, UInt16(flags), sequence)!
         payload(header)

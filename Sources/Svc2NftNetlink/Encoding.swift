@@ -324,7 +324,8 @@ enum IntervalSet {
         let flags = K.u32(NFT_SET_ANONYMOUS) | K.u32(NFT_SET_CONSTANT) | K.u32(NFT_SET_INTERVAL)
         AnonymousSet.add(
             name: "__set%d", id: id, family: family, table: table, flags: flags, keyType: K.dataType(keyType),
-            keyLength: K.keyLength(keyType), isMap: false, count: elements.count, batch: &batch, owner: owner) { set in
+            keyLength: K.keyLength(keyType), isMap: false, count: elements.count, batch: &batch, owner: owner
+        ) { set in
             for (key, flag) in elements { set.addElement(key: key, flags: flag) }
         }
         return id
@@ -339,7 +340,8 @@ enum AnonymousVerdictMap {
         let flags = K.u32(NFT_SET_ANONYMOUS) | K.u32(NFT_SET_CONSTANT) | K.u32(NFT_SET_MAP)
         AnonymousSet.add(
             name: "__map%d", id: id, family: family, table: table, flags: flags, keyType: 4 /* TYPE_INTEGER */,
-            keyLength: 4, isMap: true, count: verdicts.count, batch: &batch, owner: owner) { set in
+            keyLength: 4, isMap: true, count: verdicts.count, batch: &batch, owner: owner
+        ) { set in
             for (index, verdict) in verdicts.enumerated() {
                 set.addElement(key: K.hostU32(UInt32(index)), verdict: K.verdict(verdict))
             }

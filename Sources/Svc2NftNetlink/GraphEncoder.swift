@@ -55,11 +55,15 @@ public enum GraphEncoder {
     /// `current` is what the kernel holds now, per family (absent: no such table).
     /// `edited` names kept chains and per-Service maps whose live contents differ from
     /// their name (changed behind svc2nft's back; `apply --repair`): they are rewritten.
-    public static func plan(_ graph: RuleGraph, current: [TableFamily: TableState] = [:], edited: [TableFamily: Set<String>] = [:], fault: Fault? = nil) -> Plan {
+    public static func plan(
+        _ graph: RuleGraph, current: [TableFamily: TableState] = [:], edited: [TableFamily: Set<String>] = [:], fault: Fault? = nil
+    ) -> Plan {
         var prepare = Batch(), main = Batch(), cleanup = Batch(), undo = Batch()
         for table in graph.tables {
             if let state = current[table.family] {
-                encodeUpdate(table, current: state, edited: edited[table.family] ?? [], fault: fault, prepare: &prepare, main: &main, cleanup: &cleanup, undo: &undo)
+                encodeUpdate(
+                    table, current: state, edited: edited[table.family] ?? [], fault: fault, prepare: &prepare, main: &main,
+                    cleanup: &cleanup, undo: &undo)
             } else {
                 encodeCreate(table, fault: fault, into: &main)
             }
@@ -113,7 +117,8 @@ public enum GraphEncoder {
         let family = table.family
         let wantedSets = Dictionary(table.sets.map { ($0.name.text, SetDefinition($0)) }, uniquingKeysWith: { a, _ in a })
         let wantedChains = Dictionary(table.chains.map { ($0.name.text, $0.kind) }, uniquingKeysWith: { a, _ in a })
-        let reshaped = current.sets.contains { name, have in wantedSets[name].map { $0 != have } ?? false }
+        let reshaped =
+            current.sets.contains { name, have in wantedSets[name].map { $0 != have } ?? false }
             || current.chains.contains { name, have in wantedChains[name].map { $0 != have } ?? false }
         if reshaped {
             encodeFullRefresh(table, current: current, fault: fault, into: &main)
@@ -184,7 +189,8 @@ public enum GraphEncoder {
     /// then endpoint chains, so no deleted chain is still jumped to from a live one.
     static func deleteChains(_ chains: [(String, Owner?)], family: TableFamily, table: String, into batch: inout Batch) {
         func rank(_ name: String) -> Int {
-            for (index, prefix) in ["ext-", "fw-", "local-", "svc-", "services", "nodeport-endpoints-check"].enumerated() where name.hasPrefix(prefix) {
+            for (index, prefix) in ["ext-", "fw-", "local-", "svc-", "services", "nodeport-endpoints-check"].enumerated()
+            where name.hasPrefix(prefix) {
                 return index
             }
             return name.hasPrefix("ep-") ? 10 : 20
@@ -237,7 +243,8 @@ public enum GraphEncoder {
             data.put(0, string: comment.text)  // NFTNL_UDATA_CHAIN_COMMENT
             c.setUserData(data.bytes)
         }
-        batch.add(NFT_MSG_NEWCHAIN, family: UInt16(K.family(family)), flags: NLM_F_CREATE, object: .chain(family, chain.name, chain.owner)) {
+        batch.add(NFT_MSG_NEWCHAIN, family: UInt16(K.family(family)), flags: NLM_F_CREATE, object: .chain(family, chain.name, chain.owner))
+        {
             nftnl_chain_nlmsg_build_payload($0, c.pointer)
         }
     }

@@ -78,10 +78,14 @@ enum StateParser {
         else { return nil }
         let flags = nftnl_set_get_u32(set, UInt16(NFTNL_SET_FLAGS.rawValue))
         if flags & K.u32(NFT_SET_ANONYMOUS) != 0 { return nil }  // anonymous sets die with their rules
-        let timeout = nftnl_set_is_set(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) ? nftnl_set_get_u64(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) : 0
-        return (String(cString: name), SetDefinition(
-            flags: flags, keyType: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_TYPE.rawValue)),
-            keyLength: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_LEN.rawValue)),
-            isVerdictMap: flags & K.u32(NFT_SET_MAP) != 0, timeoutMilliseconds: timeout))
+        let timeout =
+            nftnl_set_is_set(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) ? nftnl_set_get_u64(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) : 0
+        return (
+            String(cString: name),
+            SetDefinition(
+                flags: flags, keyType: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_TYPE.rawValue)),
+                keyLength: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_LEN.rawValue)),
+                isVerdictMap: flags & K.u32(NFT_SET_MAP) != 0, timeoutMilliseconds: timeout)
+        )
     }
 }

@@ -1,4 +1,5 @@
 import CNftnl
+import Foundation
 import Svc2NftCore
 
 /// One of our tables as the kernel has it, rendered for comparison: each chain's rules
@@ -68,5 +69,3 @@ public struct LiveTable: Equatable, Sendable {
 extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
-
-import Foundation

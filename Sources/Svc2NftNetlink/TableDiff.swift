@@ -118,8 +118,9 @@ public enum TableDiff {
             }
             let added = Set(want).subtracting(have), removed = Set(have).subtracting(want)
             if !added.isEmpty || !removed.isEmpty {
-                lines.append("different: \(name): \(added.count) element\(added.count == 1 ? "" : "s") to add, \(removed.count) to remove"
-                    + describe(added, removed))
+                lines.append(
+                    "different: \(name): \(added.count) element\(added.count == 1 ? "" : "s") to add, \(removed.count) to remove"
+                        + describe(added, removed))
             }
         }
         return lines.map { "\(family.rawValue) \(table): \($0)" }
@@ -128,10 +129,12 @@ public enum TableDiff {
     /// Names the Services behind element differences (from the chains they point to).
     static func describe(_ added: Set<String>, _ removed: Set<String>) -> String {
         func services(_ elements: Set<String>) -> [String] {
-            Set(elements.compactMap { element -> String? in
-                guard let chain = element.split(separator: " ").last, let id = Identity(String(chain)) else { return nil }
-                return id.service
-            }).sorted()
+            Set(
+                elements.compactMap { element -> String? in
+                    guard let chain = element.split(separator: " ").last, let id = Identity(String(chain)) else { return nil }
+                    return id.service
+                }
+            ).sorted()
         }
         var parts: [String] = []
         if !services(added).isEmpty { parts.append("for \(services(added).joined(separator: ", "))") }

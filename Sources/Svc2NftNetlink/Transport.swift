@@ -126,13 +126,16 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         }
         for (name, definition) in state.sets where !definition.isDynamic {
             var elements: [String] = []
-            try dump(NFT_MSG_GETSETELEM, family: family, payload: { header in
-                guard let set = nftnl_set_alloc() else { return }
-                defer { nftnl_set_free(set) }
-                nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-                nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
-                nftnl_set_elems_nlmsg_build_payload(header, set)
-            }) { header in
+            try dump(
+                NFT_MSG_GETSETELEM, family: family,
+                payload: { header in
+                    guard let set = nftnl_set_alloc() else { return }
+                    defer { nftnl_set_free(set) }
+                    nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+                    nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
+                    nftnl_set_elems_nlmsg_build_payload(header, set)
+                }
+            ) { header in
                 guard let set = nftnl_set_alloc() else { return }
                 defer { nftnl_set_free(set) }
                 guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
@@ -170,7 +173,8 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         dumpSequence += 1
         var request = [CChar](repeating: 0, count: 1024)
         let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
-            let header = nftnl_nlmsg_build_hdr(buffer.baseAddress, UInt16(type.rawValue), UInt16(K.family(family)), UInt16(NLM_F_DUMP), dumpSequence)!
+            let header = nftnl_nlmsg_build_hdr(
+                buffer.baseAddress, UInt16(type.rawValue), UInt16(K.family(family)), UInt16(NLM_F_DUMP), dumpSequence)!
             payload?(header)
             return Int(header.pointee.nlmsg_len)
         }

@@ -29,7 +29,9 @@ public enum Svc2NftBinary {
 
 /// A child process with captured output.
 public enum Command {
-    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil, stdin: String? = nil) throws -> ProcessResult {
+    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil, stdin: String? = nil) throws
+        -> ProcessResult
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments

@@ -72,14 +72,20 @@ enum Bench {
             log("size \(n): data plane")
             let loaded = latency(testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe])
             let alone = latency(testbed: testbed, loader: [binary, "apply"] + nodeArgs + [probe])
-            let nftText = nft.status == 124 ? String(format: "> %.0f s (timeout)", nft.seconds) : nft.ok ? String(format: "%.2f s", nft.seconds) : "failed"
-            let ratio = nft.ok && full.ok ? String(format: " (%.2fx nft)", full.seconds / nft.seconds) : nft.status == 124 && full.ok ? String(format: " (< %.3fx nft)", full.seconds / nft.seconds) : ""
+            let nftText =
+                nft.status == 124
+                ? String(format: "> %.0f s (timeout)", nft.seconds) : nft.ok ? String(format: "%.2f s", nft.seconds) : "failed"
+            let ratio =
+                nft.ok && full.ok
+                ? String(format: " (%.2fx nft)", full.seconds / nft.seconds)
+                : nft.status == 124 && full.ok ? String(format: " (< %.3fx nft)", full.seconds / nft.seconds) : ""
             row += [
                 nftText,
                 full.ok ? String(format: "%.2f s%@", full.seconds, ratio) : "failed",
                 again.ok ? String(format: "%.2f s", again.seconds) : "failed",
                 one.ok && full.ok ? String(format: "%.2f s (%.0f%% of full)", one.seconds, 100 * one.seconds / full.seconds) : "failed",
-                loaded != nil && alone != nil ? String(format: "%.0f us vs %.0f us (%.2fx)", loaded! * 1e6, alone! * 1e6, loaded! / alone!) : "failed",
+                loaded != nil && alone != nil
+                    ? String(format: "%.0f us vs %.0f us (%.2fx)", loaded! * 1e6, alone! * 1e6, loaded! / alone!) : "failed",
             ]
             rows.append(row)
         }
@@ -90,11 +96,16 @@ enum Bench {
             let input = "\(options.directory)/growth-\(n).json"
             try Generator(services: n, endpoints: 10).generate().write(toFile: input, atomically: false, encoding: .utf8)
             let compile = Spawn.run([binary, "compile"] + nodeArgs + [input])
-            growth.append(String(format: "%d: %.2f s (%.1f us/Service, %d MB)", n, compile.seconds, compile.seconds / Double(n) * 1e6, compile.peakRSSKB / 1024))
+            growth.append(
+                String(
+                    format: "%d: %.2f s (%.1f us/Service, %d MB)", n, compile.seconds, compile.seconds / Double(n) * 1e6,
+                    compile.peakRSSKB / 1024))
             try? FileManager.default.removeItem(atPath: input)
         }
 
-        print("| Services x endpoints | JSON | parse | compile (wall / peak RSS) | nft -f | full apply | re-apply | one Service changed | first connection, median (N vs 1 Service) |")
+        print(
+            "| Services x endpoints | JSON | parse | compile (wall / peak RSS) | nft -f | full apply | re-apply | one Service changed | first connection, median (N vs 1 Service) |"
+        )
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for row in rows { print("| " + row.joined(separator: " | ") + " |") }
         print("")
@@ -113,10 +124,15 @@ enum Bench {
 
     /// Median seconds for one fresh connection to the probe Service.
     static func latency(testbed: String, loader: [String]) -> Double? {
-        let loaderJSON = String(decoding: try! JSONEncoder().encode(loader.filter { $0 != "ip" && $0 != "netns" && $0 != "exec" && $0 != "{node}" }), as: UTF8.self)
+        let loaderJSON = String(
+            decoding: try! JSONEncoder().encode(loader.filter { $0 != "ip" && $0 != "netns" && $0 != "exec" && $0 != "{node}" }),
+            as: UTF8.self)
         let out = "/tmp/svc2nft-bench-latency.json"
-        let result = Spawn.run(["python3", testbed, "latency", "--loader", loaderJSON, "--client", "10.250.0.2",
-                                "--endpoint", Probe.endpoint, "--port-target", "8080", "--dest", Probe.clusterIP, "--port", "80", "--count", "300"], stdout: out)
+        let result = Spawn.run(
+            [
+                "python3", testbed, "latency", "--loader", loaderJSON, "--client", "10.250.0.2",
+                "--endpoint", Probe.endpoint, "--port-target", "8080", "--dest", Probe.clusterIP, "--port", "80", "--count", "300",
+            ], stdout: out)
         guard result.ok, let data = FileManager.default.contents(atPath: out),
             let times = try? JSONDecoder().decode([Double].self, from: data), !times.isEmpty
         else { return nil }

@@ -37,55 +37,57 @@ struct Generator {
             let nodePort = kind == "ClusterIP" ? "" : ",\n                        \"nodePort\": \(30000 + i % 2768)"
             var status = "{\n                \"loadBalancer\": {}\n            }"
             if kind == "LoadBalancer" {
-                status = "{\n                \"loadBalancer\": {\n                    \"ingress\": [\n                        {\n                            \"ip\": \"198.18.\((i / 256) % 256).\(i % 256)\",\n                            \"ipMode\": \"VIP\"\n                        }\n                    ]\n                }\n            }"
+                status =
+                    "{\n                \"loadBalancer\": {\n                    \"ingress\": [\n                        {\n                            \"ip\": \"198.18.\((i / 256) % 256).\(i % 256)\",\n                            \"ipMode\": \"VIP\"\n                        }\n                    ]\n                }\n            }"
             }
-            item("""
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Service",
-                        "metadata": {
-                            "annotations": {
-                                "meta.helm.sh/release-name": "\(name)",
-                                "meta.helm.sh/release-namespace": "\(ns)"
+            item(
+                """
+                        {
+                            "apiVersion": "v1",
+                            "kind": "Service",
+                            "metadata": {
+                                "annotations": {
+                                    "meta.helm.sh/release-name": "\(name)",
+                                    "meta.helm.sh/release-namespace": "\(ns)"
+                                },
+                                "creationTimestamp": "2026-01-\(10 + i % 18)T08:\(10 + i % 50):00Z",
+                                "labels": {
+                                    "app.kubernetes.io/instance": "\(name)",
+                                    "app.kubernetes.io/managed-by": "Helm",
+                                    "app.kubernetes.io/name": "\(name)"
+                                },
+                                "name": "\(name)",
+                                "namespace": "\(ns)",
+                                "resourceVersion": "\(100000 + i * 7)",
+                                "uid": "\(uid(i, 1))"
                             },
-                            "creationTimestamp": "2026-01-\(10 + i % 18)T08:\(10 + i % 50):00Z",
-                            "labels": {
-                                "app.kubernetes.io/instance": "\(name)",
-                                "app.kubernetes.io/managed-by": "Helm",
-                                "app.kubernetes.io/name": "\(name)"
+                            "spec": {
+                                "clusterIP": "\(clusterIP(i))",
+                                "clusterIPs": [
+                                    "\(clusterIP(i))"
+                                ],
+                                "internalTrafficPolicy": "Cluster",
+                                "ipFamilies": [
+                                    "IPv4"
+                                ],
+                                "ipFamilyPolicy": "SingleStack",
+                                "ports": [
+                                    {
+                                        "name": "http",
+                                        "port": 80,
+                                        "protocol": "TCP",
+                                        "targetPort": "http"\(nodePort)
+                                    }
+                                ],
+                                "selector": {
+                                    "app.kubernetes.io/name": "\(name)"
+                                },
+                                "sessionAffinity": "None",
+                                "type": "\(kind)"\(kind == "ClusterIP" ? "" : ",\n                \"externalTrafficPolicy\": \"Cluster\"")
                             },
-                            "name": "\(name)",
-                            "namespace": "\(ns)",
-                            "resourceVersion": "\(100000 + i * 7)",
-                            "uid": "\(uid(i, 1))"
-                        },
-                        "spec": {
-                            "clusterIP": "\(clusterIP(i))",
-                            "clusterIPs": [
-                                "\(clusterIP(i))"
-                            ],
-                            "internalTrafficPolicy": "Cluster",
-                            "ipFamilies": [
-                                "IPv4"
-                            ],
-                            "ipFamilyPolicy": "SingleStack",
-                            "ports": [
-                                {
-                                    "name": "http",
-                                    "port": 80,
-                                    "protocol": "TCP",
-                                    "targetPort": "http"\(nodePort)
-                                }
-                            ],
-                            "selector": {
-                                "app.kubernetes.io/name": "\(name)"
-                            },
-                            "sessionAffinity": "None",
-                            "type": "\(kind)"\(kind == "ClusterIP" ? "" : ",\n                \"externalTrafficPolicy\": \"Cluster\"")
-                        },
-                        "status": \(status)
-                    }
-            """)
+                            "status": \(status)
+                        }
+                """)
             if i % 20 == 19 { continue }  // no endpoints
             var start = 0
             var slice = 0
@@ -94,58 +96,60 @@ struct Generator {
                 var eps: [String] = []
                 for k in start..<(start + count) {
                     let ready = k % 10 != 9
-                    eps.append("""
-                                    {
-                                        "addresses": [
-                                            "\(podIP(i, k))"
-                                        ],
-                                        "conditions": {
-                                            "ready": \(ready),
-                                            "serving": \(ready),
-                                            "terminating": false
-                                        },
-                                        "nodeName": "node-\(k % 30)",
-                                        "targetRef": {
-                                            "kind": "Pod",
-                                            "name": "\(name)-6d4b7c9f8-\(k)",
-                                            "namespace": "\(ns)",
-                                            "uid": "\(uid(i * 1000 + k, 2))"
-                                        },
-                                        "zone": "zone-\(k % 3)"
-                                    }
-                    """)
+                    eps.append(
+                        """
+                                        {
+                                            "addresses": [
+                                                "\(podIP(i, k))"
+                                            ],
+                                            "conditions": {
+                                                "ready": \(ready),
+                                                "serving": \(ready),
+                                                "terminating": false
+                                            },
+                                            "nodeName": "node-\(k % 30)",
+                                            "targetRef": {
+                                                "kind": "Pod",
+                                                "name": "\(name)-6d4b7c9f8-\(k)",
+                                                "namespace": "\(ns)",
+                                                "uid": "\(uid(i * 1000 + k, 2))"
+                                            },
+                                            "zone": "zone-\(k % 3)"
+                                        }
+                        """)
                 }
-                item("""
-                        {
-                            "addressType": "IPv4",
-                            "apiVersion": "discovery.k8s.io/v1",
-                            "endpoints": [
-                \(eps.joined(separator: ",\n"))
-                            ],
-                            "kind": "EndpointSlice",
-                            "metadata": {
-                                "creationTimestamp": "2026-01-\(10 + i % 18)T08:\(10 + i % 50):05Z",
-                                "generateName": "\(name)-",
-                                "generation": 3,
-                                "labels": {
-                                    "app.kubernetes.io/name": "\(name)",
-                                    "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
-                                    "kubernetes.io/service-name": "\(name)"
+                item(
+                    """
+                            {
+                                "addressType": "IPv4",
+                                "apiVersion": "discovery.k8s.io/v1",
+                                "endpoints": [
+                    \(eps.joined(separator: ",\n"))
+                                ],
+                                "kind": "EndpointSlice",
+                                "metadata": {
+                                    "creationTimestamp": "2026-01-\(10 + i % 18)T08:\(10 + i % 50):05Z",
+                                    "generateName": "\(name)-",
+                                    "generation": 3,
+                                    "labels": {
+                                        "app.kubernetes.io/name": "\(name)",
+                                        "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                                        "kubernetes.io/service-name": "\(name)"
+                                    },
+                                    "name": "\(name)-\(uid(i, 3).prefix(5))\(slice)",
+                                    "namespace": "\(ns)",
+                                    "resourceVersion": "\(200000 + i * 7)",
+                                    "uid": "\(uid(i, 4 + slice))"
                                 },
-                                "name": "\(name)-\(uid(i, 3).prefix(5))\(slice)",
-                                "namespace": "\(ns)",
-                                "resourceVersion": "\(200000 + i * 7)",
-                                "uid": "\(uid(i, 4 + slice))"
-                            },
-                            "ports": [
-                                {
-                                    "name": "http",
-                                    "port": 8080,
-                                    "protocol": "TCP"
-                                }
-                            ]
-                        }
-                """)
+                                "ports": [
+                                    {
+                                        "name": "http",
+                                        "port": 8080,
+                                        "protocol": "TCP"
+                                    }
+                                ]
+                            }
+                    """)
                 start += count
                 slice += 1
             }

@@ -23,7 +23,10 @@ struct BenchMain {
     }
 
     static func usage() -> Never {
-        FileHandle.standardError.write(Data("usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S]\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S]\n"
+                    .utf8))
         exit(2)
     }
 }
@@ -43,6 +46,9 @@ enum Phases {
         let node = NodeConfig(nodeName: "node-0", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.128.0.0/9")!])
         let (graph, lower) = time("lower") { Lowering.lower(loaded.0, node: node) }
         let (text, emit) = time("emit") { NftText.render(graph) }
-        print(String(format: "read %.3f  parse %.3f  load %.3f  lower %.3f  emit %.3f  (%d bytes out)", read, parse, load, lower, emit, text.utf8.count))
+        print(
+            String(
+                format: "read %.3f  parse %.3f  load %.3f  lower %.3f  emit %.3f  (%d bytes out)", read, parse, load, lower, emit,
+                text.utf8.count))
     }
 }

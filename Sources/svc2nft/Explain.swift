@@ -10,7 +10,9 @@ struct Explain: ParsableCommand {
     @Option(help: "Client address.") var from: String
     @Option(help: "Destination, IP:PORT ([IPv6]:PORT).") var to: String
     @Option(name: .customLong("protocol"), help: "tcp, udp or sctp.") var proto: String = "tcp"
-    @Option(name: .customLong("local"), help: "An address this node has, for `fib ... type local` (repeatable; default: the --node-ip addresses).")
+    @Option(
+        name: .customLong("local"),
+        help: "An address this node has, for `fib ... type local` (repeatable; default: the --node-ip addresses).")
     var local: [String] = []
     @Flag(help: "Print JSON.") var json = false
     @OptionGroup var options: NodeOptions
@@ -63,7 +65,8 @@ enum ExplainOutput {
 
     static func text(_ e: Explanation) -> String {
         let p = e.packet
-        var out = "packet: \(p.proto.rawValue) \(p.source) -> \(endpoint(p.destination, p.destinationPort)) (first packet of a connection)\n"
+        var out =
+            "packet: \(p.proto.rawValue) \(p.source) -> \(endpoint(p.destination, p.destinationPort)) (first packet of a connection)\n"
         let family = TableFamily(p.destination.family)
         func line(_ step: Step, indent: String) -> String {
             let owner = step.owner.map { "  [\($0)]" } ?? ""
@@ -105,12 +108,14 @@ enum ExplainOutput {
             case .drop: kind = "DROP"
             case .notService: kind = "not-service"
             }
-            return "{\"verdict\": \(quote(kind)), \"endpoint\": \(target), \"probability\": \(item.probability), \"masqueraded\": \(item.masqueraded)}"
+            return
+                "{\"verdict\": \(quote(kind)), \"endpoint\": \(target), \"probability\": \(item.probability), \"masqueraded\": \(item.masqueraded)}"
         }
         let paths = e.outcomes.map { outcome in
-            "[" + outcome.path.map { step in
-                "{\"hook\": \(quote(step.hook)), \"chain\": \(quote(step.chain.text)), \"rule\": \(quote(NftText.text(step.rule, family: family))), \"service\": \(step.owner.map { quote($0.description) } ?? "null")}"
-            }.joined(separator: ", ") + "]"
+            "["
+                + outcome.path.map { step in
+                    "{\"hook\": \(quote(step.hook)), \"chain\": \(quote(step.chain.text)), \"rule\": \(quote(NftText.text(step.rule, family: family))), \"service\": \(step.owner.map { quote($0.description) } ?? "null")}"
+                }.joined(separator: ", ") + "]"
         }
         let p = e.packet
         return """

@@ -53,7 +53,8 @@ struct NodeOptions: ParsableArguments {
             throw UsageError("--node-name: \"\(nodeName)\" is not a valid node name")
         }
         guard NodeConfig.isValidTableName(table) else {
-            throw UsageError("--table: \"\(table)\" is not a usable table name (letters, digits, '-', '_', starting with a letter; not an nft keyword)")
+            throw UsageError(
+                "--table: \"\(table)\" is not a usable table name (letters, digits, '-', '_', starting with a letter; not an nft keyword)")
         }
         return config
     }

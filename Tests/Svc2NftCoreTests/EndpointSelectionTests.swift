@@ -14,10 +14,14 @@ import Testing
             source: Location(file: "f", path: "", object: "ns/svc"))
     }
 
-    static func ep(_ ip: String, node: String?, ready: Bool = true, serving: Bool? = nil, terminating: Bool = false, zones: [String] = []) -> PortEndpoint {
+    static func ep(_ ip: String, node: String?, ready: Bool = true, serving: Bool? = nil, terminating: Bool = false, zones: [String] = [])
+        -> PortEndpoint
+    {
         PortEndpoint(
             address: IPAddress(ip)!, port: 8080,
-            endpoint: Endpoint(address: IPAddress(ip)!, ready: ready, serving: serving ?? ready, terminating: terminating, nodeName: node, zoneHints: zones))
+            endpoint: Endpoint(
+                address: IPAddress(ip)!, ready: ready, serving: serving ?? ready, terminating: terminating, nodeName: node, zoneHints: zones
+            ))
     }
 
     func addresses(_ list: [PortEndpoint]) -> [String] { list.map(\.address.description) }
@@ -44,13 +48,18 @@ import Testing
     @Test func externalLocalPrefersReadyLocalThenTerminatingLocal() {
         let svc = Self.service(external: .local)
         let ready = EndpointSelection(
-            endpoints: [Self.ep("10.0.0.1", node: "node-a"), Self.ep("10.0.0.2", node: "node-b"), Self.ep("10.0.0.3", node: "node-a", ready: false, serving: true, terminating: true)],
+            endpoints: [
+                Self.ep("10.0.0.1", node: "node-a"), Self.ep("10.0.0.2", node: "node-b"),
+                Self.ep("10.0.0.3", node: "node-a", ready: false, serving: true, terminating: true),
+            ],
             service: svc, node: Self.node)
         #expect(addresses(ready.local) == ["10.0.0.1"])
         #expect(addresses(ready.cluster) == ["10.0.0.1", "10.0.0.2"])
 
         let terminating = EndpointSelection(
-            endpoints: [Self.ep("10.0.0.2", node: "node-b"), Self.ep("10.0.0.3", node: "node-a", ready: false, serving: true, terminating: true)],
+            endpoints: [
+                Self.ep("10.0.0.2", node: "node-b"), Self.ep("10.0.0.3", node: "node-a", ready: false, serving: true, terminating: true),
+            ],
             service: svc, node: Self.node)
         #expect(addresses(terminating.local) == ["10.0.0.3"])
         #expect(terminating.localUsesTerminating)

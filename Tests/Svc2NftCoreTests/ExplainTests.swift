@@ -59,9 +59,13 @@ import Testing
             default:
                 let want = Set(expected.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
                 let got = Set(answer.outcomes.compactMap(\.endpoint))
-                #expect(verdicts == ["endpoint"] && got == want, "\(fixture.name): \(flow.name): expected \(want.sorted()), explain says \(answer.outcomes)")
+                #expect(
+                    verdicts == ["endpoint"] && got == want,
+                    "\(fixture.name): \(flow.name): expected \(want.sorted()), explain says \(answer.outcomes)")
                 if let masq = flow.masq {
-                    #expect(answer.outcomes.allSatisfy { $0.masqueraded == masq }, "\(fixture.name): \(flow.name): masquerade should be \(masq)")
+                    #expect(
+                        answer.outcomes.allSatisfy { $0.masqueraded == masq }, "\(fixture.name): \(flow.name): masquerade should be \(masq)"
+                    )
                 }
             }
         }

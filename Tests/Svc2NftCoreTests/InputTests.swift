@@ -32,7 +32,9 @@ import Testing
 
 /// The hand-written parser must fail cleanly, never crash, on damaged input.
 @Suite struct JSONRobustnessTests {
-    static let document = Array(#"{"apiVersion": "v1", "kind": "List", "items": [{"kind": "Service", "metadata": {"name": "a\u00e9\n", "namespace": "b"}, "spec": {"ports": [{"port": 80, "x": [1.5e3, -2, true, false, null, {}]}]}}]}"#.utf8)
+    static let document = Array(
+        #"{"apiVersion": "v1", "kind": "List", "items": [{"kind": "Service", "metadata": {"name": "a\u00e9\n", "namespace": "b"}, "spec": {"ports": [{"port": 80, "x": [1.5e3, -2, true, false, null, {}]}]}}]}"#
+            .utf8)
 
     @Test func everyTruncationIsASyntaxErrorWithAPosition() {
         for length in 0..<Self.document.count {

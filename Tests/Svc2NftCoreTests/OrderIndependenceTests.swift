@@ -22,7 +22,8 @@ import Testing
             defer { try? FileManager.default.removeItem(at: dir) }
             for (index, object) in objects.shuffled(using: &generator).enumerated() {
                 // File names in shuffled order too: the reader sorts by name.
-                try JSONText.render(object.value).write(to: dir.appendingPathComponent("obj-\(index).json"), atomically: true, encoding: .utf8)
+                try JSONText.render(object.value).write(
+                    to: dir.appendingPathComponent("obj-\(index).json"), atomically: true, encoding: .utf8)
             }
             let result = try Svc2NftBinary.run(["compile"] + fixture.arguments + [dir.path])
             #expect(result.status == 0, "\(result.stderr)")

@@ -43,8 +43,9 @@ import Testing
         let reference = try NetworkNamespace("ref")
         #expect(try reference.run(Self.apply(other)).status == 0)
         // Same objects, same contents; only the order of blocks may differ (kept chains stay in place).
-        #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(try reference.listOurTables()),
-                "A then B must list exactly like B alone")
+        #expect(
+            NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(try reference.listOurTables()),
+            "A then B must list exactly like B alone")
         #expect(try ns.run(Self.apply(shop)).status == 0)
         #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(first), "B then A again must list like A")
     }
@@ -106,7 +107,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: file) }
         #expect(try ns.run(["nft", "-f", file]).status == 0)
         func snapshot() throws -> String {
-            try ["inet firewalld", "ip nat", "inet svc2nft"].map { try ns.run(["nft", "list", "table"] + $0.split(separator: " ").map(String.init)).stdout }.joined()
+            try ["inet firewalld", "ip nat", "inet svc2nft"].map {
+                try ns.run(["nft", "list", "table"] + $0.split(separator: " ").map(String.init)).stdout
+            }.joined()
         }
         let before = try snapshot()
         #expect(before.contains("tcp dport 22 accept"))
@@ -126,7 +129,8 @@ import Testing
             return
         }
         let ns = try NetworkNamespace("noroot")
-        let result = try ns.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"] + Self.apply(Fixture.named("shop")))
+        let result = try ns.run(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"] + Self.apply(Fixture.named("shop")))
         #expect(result.status == 1, "\(result.stderr)")
         let errors = result.stderr.split(separator: "\n").filter { $0.hasPrefix("error:") }
         #expect(errors.count == 1)

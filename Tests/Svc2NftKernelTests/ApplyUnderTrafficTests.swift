@@ -16,12 +16,14 @@ import Testing
         func loader(_ fixture: Fixture) throws -> String {
             String(decoding: try JSONEncoder().encode(ApplyKernelTests.apply(fixture)), as: UTF8.self)
         }
-        let result = try Command.run(Command.which("python3")!, [
-            TestBed.script, "churn", "--dest", "10.96.1.1", "--port", "80",
-            "--set-a", "10.244.1.10:8080,10.244.1.11:8080", "--set-b", "10.244.2.20:8080,10.244.2.21:8080",
-            "--loader-a", try loader(a), "--loader-b", try loader(b),
-            "--client", "10.244.3.50", "--client", "10.244.3.51", "--rounds", "50",
-        ])
+        let result = try Command.run(
+            Command.which("python3")!,
+            [
+                TestBed.script, "churn", "--dest", "10.96.1.1", "--port", "80",
+                "--set-a", "10.244.1.10:8080,10.244.1.11:8080", "--set-b", "10.244.2.20:8080,10.244.2.21:8080",
+                "--loader-a", try loader(a), "--loader-b", try loader(b),
+                "--client", "10.244.3.50", "--client", "10.244.3.51", "--rounds", "50",
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         struct Report: Decodable {
             let connections: Int

@@ -32,8 +32,9 @@ import Testing
         #expect(other.status == 1)
         #expect(other.stdout.contains("removed: Service port shop/api:grpc (tcp)"), "\(other.stdout)")
 
-        let chain = try #require(shop.read("expected.nft")?.split(separator: "\n")
-            .first { $0.contains("chain svc-shop/web/tcp/http_") }?.split(separator: " ")[1])
+        let chain = try #require(
+            shop.read("expected.nft")?.split(separator: "\n")
+                .first { $0.contains("chain svc-shop/web/tcp/http_") }?.split(separator: " ")[1])
         #expect(try ns.run(["nft", "add", "rule", "ip", "svc2nft", String(chain), "drop"]).status == 0)
         #expect(try ns.run(["nft", "add", "element", "ip", "svc2nft", "service-ips", "{ 10.96.9.9 . tcp . 80 : drop }"]).status == 0)
         #expect(try ns.run(["nft", "add", "chain", "ip", "svc2nft", "sneaky"]).status == 0)

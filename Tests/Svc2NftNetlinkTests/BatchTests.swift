@@ -40,7 +40,8 @@ struct Message: Equatable {
             objects += try ManifestReader.parse([UInt8](try Data(contentsOf: fixture.directory.appendingPathComponent(input))), file: input)
         }
         let (cluster, _) = try ClusterLoader.load(objects, keepGoing: false)
-        return Lowering.lower(cluster, node: NodeConfig(nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.244.0.0/16")!]))
+        return Lowering.lower(
+            cluster, node: NodeConfig(nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.244.0.0/16")!]))
     }
 
     @Test func replaceBatchIsOneTransactionInGraphOrder() throws {
@@ -78,12 +79,16 @@ struct Message: Equatable {
     /// the dispatch sets are refilled, and session-affinity entries are left alone.
     @Test func unchangedTableRefillsElementsOnly() throws {
         let graph = try Self.graph("affinity")
-        let transport = RecordingTransport(kernel: [.ip: Self.kernel(after: graph, family: .ip), .ip6: Self.kernel(after: graph, family: .ip6)])
+        let transport = RecordingTransport(kernel: [
+            .ip: Self.kernel(after: graph, family: .ip), .ip6: Self.kernel(after: graph, family: .ip6),
+        ])
         try Applier(transport: transport).apply(graph)
         #expect(transport.batches.count == 1, "no prepare and no cleanup batch")
         let batch = try #require(transport.batches.first)
         let types = Message.parse(batch).map(\.type)
-        for forbidden in [Message.delTable, Message.newChain, Message.delChain, Message.newRule, Message.delRule, Message.newSet, Message.delSet] {
+        for forbidden in [
+            Message.delTable, Message.newChain, Message.delChain, Message.newRule, Message.delRule, Message.newSet, Message.delSet,
+        ] {
             #expect(!types.contains(forbidden), "unexpected message type \(forbidden)")
         }
         let flushed = Message.parse(batch).filter { $0.type == Message.delSetElem }.compactMap { batch.objects[$0.sequence] }
@@ -94,7 +99,8 @@ struct Message: Equatable {
     /// Chains the graph no longer has go in a cleanup batch after the switch.
     @Test func staleChainsAreDeletedAfterTheSwitch() throws {
         let graph = try Self.graph("shop")
-        let kernel = Self.kernel(after: graph, family: .ip, extraChains: ["svc-gone/old/tcp/http_aaaaaaaa", "ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"])
+        let kernel = Self.kernel(
+            after: graph, family: .ip, extraChains: ["svc-gone/old/tcp/http_aaaaaaaa", "ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"])
         let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
         try Applier(transport: transport).apply(graph)
         #expect(transport.batches.count == 2)
@@ -103,7 +109,11 @@ struct Message: Equatable {
         let cleanup = try #require(transport.batches.last)
         let deleted = Message.parse(cleanup).filter { $0.type == Message.delChain }.compactMap { cleanup.objects[$0.sequence] }
         // Callers before callees: the policy chain, then the endpoint chain it jumps to.
-        #expect(deleted == [.chain(.ip, ChainName("svc-gone/old/tcp/http_aaaaaaaa"), nil), .chain(.ip, ChainName("ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"), nil)])
+        #expect(
+            deleted == [
+                .chain(.ip, ChainName("svc-gone/old/tcp/http_aaaaaaaa"), nil),
+                .chain(.ip, ChainName("ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"), nil),
+            ])
     }
 
     /// A refused switch batch triggers the undo of the prepare batch; a refused cleanup
@@ -147,12 +157,13 @@ struct Message: Equatable {
         let batch = try #require(probe.batches.first)
         // Pick the content message that is a rule of a Service chain.
         let sequences = batch.contentSequences
-        let index = try #require(sequences.firstIndex { sequence in
-            if case .rule(_, let chain, _, let owner)? = batch.objects[sequence] {
-                return chain.text.hasPrefix("svc-shop/web") && owner != nil
-            }
-            return false
-        })
+        let index = try #require(
+            sequences.firstIndex { sequence in
+                if case .rule(_, let chain, _, let owner)? = batch.objects[sequence] {
+                    return chain.text.hasPrefix("svc-shop/web") && owner != nil
+                }
+                return false
+            })
         let failing = RecordingTransport(failContentMessage: (index, 2 /* ENOENT */))
         #expect(throws: ApplyError.self) { try Applier(transport: failing).apply(graph) }
         do {
@@ -181,13 +192,22 @@ struct Message: Equatable {
         for i in 0..<3000 {
             let id = ServiceID(namespace: "ns", name: "svc-\(i)")
             let location = Location(file: "gen", path: "", object: id.description)
-            services.append(Service(
-                id: id, type: .clusterIP, clusterIPs: [IPAddress(v4: 0x0A60_0000 + UInt32(i))], isHeadless: false,
-                ports: [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .number(8080), nodePort: 0)],
-                externalIPs: [], loadBalancerIngress: [], loadBalancerSourceRanges: [], externalTrafficPolicy: .cluster,
-                internalTrafficPolicy: .cluster, sessionAffinity: .none, healthCheckNodePort: 0, externalName: nil, source: location))
-            let endpoints = (0..<3).map { Endpoint(address: IPAddress(v4: 0x0AF4_0000 + UInt32(i * 4 + $0)), ready: true, serving: true, terminating: false, nodeName: nil, zoneHints: []) }
-            slices[id] = [EndpointSlice(name: "s-\(i)", service: id, family: .v4, ports: [EndpointPort(name: "http", protocol: .tcp, port: 8080)], endpoints: endpoints, source: location)]
+            services.append(
+                Service(
+                    id: id, type: .clusterIP, clusterIPs: [IPAddress(v4: 0x0A60_0000 + UInt32(i))], isHeadless: false,
+                    ports: [ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .number(8080), nodePort: 0)],
+                    externalIPs: [], loadBalancerIngress: [], loadBalancerSourceRanges: [], externalTrafficPolicy: .cluster,
+                    internalTrafficPolicy: .cluster, sessionAffinity: .none, healthCheckNodePort: 0, externalName: nil, source: location))
+            let endpoints = (0..<3).map {
+                Endpoint(
+                    address: IPAddress(v4: 0x0AF4_0000 + UInt32(i * 4 + $0)), ready: true, serving: true, terminating: false, nodeName: nil,
+                    zoneHints: [])
+            }
+            slices[id] = [
+                EndpointSlice(
+                    name: "s-\(i)", service: id, family: .v4, ports: [EndpointPort(name: "http", protocol: .tcp, port: 8080)],
+                    endpoints: endpoints, source: location)
+            ]
         }
         let graph = Lowering.lower(Cluster(services: services, slices: slices), node: NodeConfig())
         let batch = GraphEncoder.plan(graph).main
@@ -219,6 +239,9 @@ struct Message: Equatable {
 
     @Test func deleteBatchAddsThenDeletesBothFamilies() {
         let messages = Message.parse(GraphEncoder.deleteBatch(tableName: "svc2nft"))
-        #expect(messages.map(\.type) == [Message.batchBegin, Message.newTable, Message.delTable, Message.newTable, Message.delTable, Message.batchEnd])
+        #expect(
+            messages.map(\.type) == [
+                Message.batchBegin, Message.newTable, Message.delTable, Message.newTable, Message.delTable, Message.batchEnd,
+            ])
     }
 }

@@ -39,10 +39,11 @@ public struct TrafficGraph: Sendable {
         for table in graph.tables {
             let sets = Dictionary(table.sets.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
             let chains = Dictionary(table.chains.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
-            let clusterIPs = Set(sets[BaseChains.clusterIPs]?.elements.compactMap { element -> IPAddress? in
-                if case .address(let ip)? = element.key.first { return ip }
-                return nil
-            } ?? [])
+            let clusterIPs = Set(
+                sets[BaseChains.clusterIPs]?.elements.compactMap { element -> IPAddress? in
+                    if case .address(let ip)? = element.key.first { return ip }
+                    return nil
+                } ?? [])
             let firewalled = Set(sets[BaseChains.firewallIPs]?.elements.map(\.key) ?? [])
 
             func entry(_ key: [KeyValue]) -> String {
@@ -150,8 +151,12 @@ public struct TrafficGraph: Sendable {
 
     /// Graphviz DOT.
     public var dot: String {
-        var out = "digraph svc2nft {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n"
-        let shapes: [Node.Kind: String] = [.client: "ellipse", .entry: "box", .policy: "box, style=rounded", .endpoint: "box, style=filled, fillcolor=\"#e8f4e8\"", .verdict: "octagon, style=filled, fillcolor=\"#f8e0e0\""]
+        var out =
+            "digraph svc2nft {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n  edge [fontname=\"Helvetica\", fontsize=9];\n"
+        let shapes: [Node.Kind: String] = [
+            .client: "ellipse", .entry: "box", .policy: "box, style=rounded", .endpoint: "box, style=filled, fillcolor=\"#e8f4e8\"",
+            .verdict: "octagon, style=filled, fillcolor=\"#f8e0e0\"",
+        ]
         for node in nodes {
             out += "  \(node.id) [label=\"\(Self.escape(node.label))\", shape=\(shapes[node.kind]!)];\n"
         }

@@ -18,7 +18,9 @@ public struct Explanation: Sendable {
     }
 
     /// `localAddresses`: the node's addresses for `fib ... type local`, beyond `--node-ip`.
-    public static func explain(_ packet: Packet, graph: RuleGraph, cluster: Cluster, node: NodeConfig, localAddresses: [IPAddress] = []) -> Explanation {
+    public static func explain(_ packet: Packet, graph: RuleGraph, cluster: Cluster, node: NodeConfig, localAddresses: [IPAddress] = [])
+        -> Explanation
+    {
         let walk = PacketWalk(graph: graph, family: packet.destination.family, nodeIPs: node.nodeIPs + localAddresses)
         let outcomes = walk.outcomes(of: packet)
         var owners: [Owner] = []
@@ -40,12 +42,18 @@ public struct Explanation: Sendable {
         let endpoints = EndpointSelection.endpoints(for: port, in: cluster.slices[service.id] ?? [], family: family)
         let selection = EndpointSelection(endpoints: endpoints, service: service, node: node)
         let ready = endpoints.filter(\.endpoint.ready).count
-        var parts = ["\(service.id):\(port.label) is a \(service.type.rawValue) Service with \(endpoints.count) endpoint\(endpoints.count == 1 ? "" : "s") (\(ready) ready)"]
+        var parts = [
+            "\(service.id):\(port.label) is a \(service.type.rawValue) Service with \(endpoints.count) endpoint\(endpoints.count == 1 ? "" : "s") (\(ready) ready)"
+        ]
         if service.isExternallyAccessible {
             if service.externalPolicyLocal {
-                parts.append("externalTrafficPolicy Local: \(selection.local.count) of \(endpoints.count) endpoints are on this node (\(node.nodeName ?? "no --node-name")); outside clients keep their address, pods and the node itself use all endpoints")
+                parts.append(
+                    "externalTrafficPolicy Local: \(selection.local.count) of \(endpoints.count) endpoints are on this node (\(node.nodeName ?? "no --node-name")); outside clients keep their address, pods and the node itself use all endpoints"
+                )
             } else {
-                parts.append("externalTrafficPolicy Cluster: outside traffic is masqueraded and may go to any of \(selection.cluster.count) endpoints")
+                parts.append(
+                    "externalTrafficPolicy Cluster: outside traffic is masqueraded and may go to any of \(selection.cluster.count) endpoints"
+                )
             }
         }
         if service.internalPolicyLocal {

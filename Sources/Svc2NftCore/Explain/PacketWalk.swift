@@ -79,14 +79,16 @@ public struct PacketWalk {
         for state in run(hooks: first, on: [State(packet: packet, probability: 1, path: [])], stopped: &finished) {
             // The routing decision is made after DNAT.
             let local = isLocal(state.packet.destination)
-            let rest: [Hook] = fromNode ? (local ? [.postrouting, .input] : [.postrouting]) : (local ? [.input] : [.forward, .postrouting])
+            let rest: [Hook] =
+                fromNode ? (local ? [.postrouting, .input] : [.postrouting]) : (local ? [.input] : [.forward, .postrouting])
             for done in run(hooks: rest, on: [state], stopped: &finished) {
                 let dnat = done.packet.destination != packet.destination || done.packet.destinationPort != packet.destinationPort
-                finished.append(Outcome(
-                    verdict: dnat ? .endpoint(done.packet.destination, done.packet.destinationPort) : .notService,
-                    probability: done.probability,
-                    masqueraded: done.path.contains { $0.rule.exprs.contains(.masqueradeFullyRandom) },
-                    path: done.path))
+                finished.append(
+                    Outcome(
+                        verdict: dnat ? .endpoint(done.packet.destination, done.packet.destinationPort) : .notService,
+                        probability: done.probability,
+                        masqueraded: done.path.contains { $0.rule.exprs.contains(.masqueradeFullyRandom) },
+                        path: done.path))
             }
         }
         return finished
@@ -105,7 +107,10 @@ public struct PacketWalk {
                 for state in current {
                     for (result, stop) in walk(base, hook: hook.rawValue, state: state) {
                         if let stop {
-                            stopped.append(Outcome(verdict: stop == .reject ? .reject : .drop, probability: result.probability, masqueraded: false, path: result.path))
+                            stopped.append(
+                                Outcome(
+                                    verdict: stop == .reject ? .reject : .drop, probability: result.probability, masqueraded: false,
+                                    path: result.path))
                         } else {
                             next.append(result)
                         }
@@ -241,7 +246,8 @@ public struct PacketWalk {
 
     func lookup(_ map: SetName, key: MapKey, packet: Packet) -> Verdict? {
         guard let set = sets[map] else { return nil }
-        let wanted: [KeyValue] = key == .addressProtocolPort
+        let wanted: [KeyValue] =
+            key == .addressProtocolPort
             ? [.address(packet.destination), .proto(packet.proto), .port(packet.destinationPort)]
             : [.proto(packet.proto), .port(packet.destinationPort)]
         return set.elements.first { $0.key == wanted }?.verdict

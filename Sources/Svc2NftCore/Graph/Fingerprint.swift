@@ -9,7 +9,9 @@ struct Fingerprint {
         value &*= 0x100_0000_01b3
     }
 
-    mutating func add(_ number: UInt64) { for shift in stride(from: 0, to: 64, by: 8) { add(UInt8(truncatingIfNeeded: number >> UInt64(shift))) } }
+    mutating func add(_ number: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { add(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
+    }
     mutating func add(_ number: Int) { add(UInt64(bitPattern: Int64(number))) }
     mutating func add(_ text: String) {
         for byte in text.utf8 { add(byte) }

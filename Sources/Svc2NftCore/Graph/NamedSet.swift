@@ -62,7 +62,10 @@ public struct NamedSet: Hashable, Sendable {
     public var elements: [SetElement]
     public let owner: Owner?
 
-    public init(name: SetName, keyType: [KeyType], isVerdictMap: Bool, timeoutSeconds: Int? = nil, randomModulus: Int? = nil, comment: String? = nil, elements: [SetElement] = [], owner: Owner? = nil) {
+    public init(
+        name: SetName, keyType: [KeyType], isVerdictMap: Bool, timeoutSeconds: Int? = nil, randomModulus: Int? = nil,
+        comment: String? = nil, elements: [SetElement] = [], owner: Owner? = nil
+    ) {
         self.name = name
         self.keyType = keyType
         self.isVerdictMap = isVerdictMap

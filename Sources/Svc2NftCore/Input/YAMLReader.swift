@@ -47,13 +47,16 @@ enum YAMLReader {
             for (key, value) in mapping {
                 guard case .scalar(let keyScalar) = key else {
                     let mark = key.mark
-                    throw .syntax(file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: "mapping keys must be plain scalars")
+                    throw .syntax(
+                        file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: "mapping keys must be plain scalars")
                 }
                 fields.append(keyScalar.string, try convert(value, file: file))
             }
             return .object(fields)
         case .alias:
-            throw .syntax(file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0, message: "YAML aliases are not supported in manifests")
+            throw .syntax(
+                file: file, line: node.mark?.line ?? 0, column: node.mark?.column ?? 0,
+                message: "YAML aliases are not supported in manifests")
         }
     }
 

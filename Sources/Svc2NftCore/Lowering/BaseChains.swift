@@ -40,21 +40,29 @@ enum BaseChains {
     }
 
     static let rows: [Row] = [
-        Row(name: "filter-prerouting", type: .filter, hook: .prerouting, priority: dstnat - 10, newOnly: true,
+        Row(
+            name: "filter-prerouting", type: .filter, hook: .prerouting, priority: dstnat - 10, newOnly: true,
             jumps: [firewallCheck], why: "drop LoadBalancer traffic from outside loadBalancerSourceRanges"),
-        Row(name: "filter-input", type: .filter, hook: .input, priority: dstnat - 10, newOnly: true,
+        Row(
+            name: "filter-input", type: .filter, hook: .input, priority: dstnat - 10, newOnly: true,
             jumps: [nodePortEndpointsCheck, serviceEndpointsCheck], why: "reject or drop traffic to Services without endpoints"),
-        Row(name: "filter-forward", type: .filter, hook: .forward, priority: dstnat - 10, newOnly: true,
+        Row(
+            name: "filter-forward", type: .filter, hook: .forward, priority: dstnat - 10, newOnly: true,
             jumps: [serviceEndpointsCheck, clusterIPsCheck], why: "reject or drop traffic to Services without endpoints"),
-        Row(name: "filter-output", type: .filter, hook: .output, priority: dstnat - 10, newOnly: true,
+        Row(
+            name: "filter-output", type: .filter, hook: .output, priority: dstnat - 10, newOnly: true,
             jumps: [serviceEndpointsCheck, firewallCheck], why: "local traffic: no-endpoint and source-range checks"),
-        Row(name: "filter-output-post-dnat", type: .filter, hook: .output, priority: dstnat + 10, newOnly: true,
+        Row(
+            name: "filter-output-post-dnat", type: .filter, hook: .output, priority: dstnat + 10, newOnly: true,
             jumps: [clusterIPsCheck], why: "reject local traffic to ClusterIP ports that no Service serves"),
-        Row(name: "nat-prerouting", type: .nat, hook: .prerouting, priority: dstnat, newOnly: false,
+        Row(
+            name: "nat-prerouting", type: .nat, hook: .prerouting, priority: dstnat, newOnly: false,
             jumps: [services], why: "DNAT incoming Service traffic"),
-        Row(name: "nat-output", type: .nat, hook: .output, priority: dstnat, newOnly: false,
+        Row(
+            name: "nat-output", type: .nat, hook: .output, priority: dstnat, newOnly: false,
             jumps: [services], why: "DNAT Service traffic from this node"),
-        Row(name: "nat-postrouting", type: .nat, hook: .postrouting, priority: srcnat, newOnly: false,
+        Row(
+            name: "nat-postrouting", type: .nat, hook: .postrouting, priority: srcnat, newOnly: false,
             jumps: [masquerading], why: "masquerade marked traffic"),
     ]
 
@@ -99,25 +107,35 @@ enum BaseChains {
     /// options (where NodePorts answer), which are content-named.
     static func regularChains(_ node: NodeConfig, family: IPFamily) -> (chains: [Chain], versioned: [ChainName: ChainName]) {
         let destination = nodePortDestination(node, family: family)
-        let dispatch = Versioning.chain(services.text, comment: "dispatch by destination: ClusterIPs, external IPs, LoadBalancer IPs, then NodePorts", rules: [
-            Rule([.verdictMap(.addressProtocolPort, serviceIPs)]),
-            Rule(destination + [.verdictMap(.protocolPort, serviceNodePorts)]),
-        ], owner: nil)
-        let nodePortCheck = Versioning.chain(nodePortEndpointsCheck.text, comment: nil, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])], owner: nil)
+        let dispatch = Versioning.chain(
+            services.text, comment: "dispatch by destination: ClusterIPs, external IPs, LoadBalancer IPs, then NodePorts",
+            rules: [
+                Rule([.verdictMap(.addressProtocolPort, serviceIPs)]),
+                Rule(destination + [.verdictMap(.protocolPort, serviceNodePorts)]),
+            ], owner: nil)
+        let nodePortCheck = Versioning.chain(
+            nodePortEndpointsCheck.text, comment: nil, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])],
+            owner: nil)
         let chains = [
             dispatch,
             Chain(name: firewallCheck, rules: [Rule([.verdictMap(.addressProtocolPort, firewallIPs)])]),
             Chain(name: serviceEndpointsCheck, rules: [Rule([.verdictMap(.addressProtocolPort, noEndpointServices)])]),
             nodePortCheck,
-            Chain(name: clusterIPsCheck, rules: [
-                Rule([.address(.destination, negated: false, .named(clusterIPs)), .reject], comment: "reject traffic to invalid ports of ClusterIPs")
-            ]),
+            Chain(
+                name: clusterIPsCheck,
+                rules: [
+                    Rule(
+                        [.address(.destination, negated: false, .named(clusterIPs)), .reject],
+                        comment: "reject traffic to invalid ports of ClusterIPs")
+                ]),
             Chain(name: markForMasquerade, rules: [Rule([.markSet(markMasqBit)])]),
-            Chain(name: masquerading, rules: [
-                Rule([.markBitClear(markMasqBit), .verdict(.return)]),
-                Rule([.markToggle(markMasqBit)]),
-                Rule([.masqueradeFullyRandom]),
-            ]),
+            Chain(
+                name: masquerading,
+                rules: [
+                    Rule([.markBitClear(markMasqBit), .verdict(.return)]),
+                    Rule([.markToggle(markMasqBit)]),
+                    Rule([.masqueradeFullyRandom]),
+                ]),
             Chain(name: rejectChain, comment: "Service without endpoints", rules: [Rule([.reject])]),
         ]
         return (chains, [services: dispatch.name, nodePortEndpointsCheck: nodePortCheck.name])
@@ -130,13 +148,20 @@ enum BaseChains {
         let portKey: [KeyType] = [.inetProtocol, .inetService]
         return [
             NamedSet(name: clusterIPs, keyType: [address], isVerdictMap: false, comment: "active ClusterIPs"),
-            NamedSet(name: nodePortIPs, keyType: [address], isVerdictMap: false, comment: "IPs that accept NodePort traffic",
-                     elements: nodePortIPElements(node, family: family)),
+            NamedSet(
+                name: nodePortIPs, keyType: [address], isVerdictMap: false, comment: "IPs that accept NodePort traffic",
+                elements: nodePortIPElements(node, family: family)),
             NamedSet(name: serviceIPs, keyType: dispatch, isVerdictMap: true, comment: "ClusterIP, ExternalIP and LoadBalancer IP traffic"),
             NamedSet(name: serviceNodePorts, keyType: portKey, isVerdictMap: true, comment: "NodePort traffic"),
-            NamedSet(name: firewallIPs, keyType: dispatch, isVerdictMap: true, comment: "destinations that are subject to LoadBalancerSourceRanges"),
-            NamedSet(name: noEndpointServices, keyType: dispatch, isVerdictMap: true, comment: "vmap to drop or reject packets to services with no endpoints"),
-            NamedSet(name: noEndpointNodePorts, keyType: portKey, isVerdictMap: true, comment: "vmap to drop or reject packets to service nodeports with no endpoints"),
+            NamedSet(
+                name: firewallIPs, keyType: dispatch, isVerdictMap: true,
+                comment: "destinations that are subject to LoadBalancerSourceRanges"),
+            NamedSet(
+                name: noEndpointServices, keyType: dispatch, isVerdictMap: true,
+                comment: "vmap to drop or reject packets to services with no endpoints"),
+            NamedSet(
+                name: noEndpointNodePorts, keyType: portKey, isVerdictMap: true,
+                comment: "vmap to drop or reject packets to service nodeports with no endpoints"),
         ]
     }
 }

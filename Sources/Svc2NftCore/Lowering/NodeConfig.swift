@@ -18,7 +18,10 @@ public struct NodeConfig: Sendable, Hashable {
 
     public static let defaultTableName = "svc2nft"
 
-    public init(nodeName: String? = nil, nodeZone: String? = nil, nodeIPs: [IPAddress] = [], clusterCIDRs: [CIDR] = [], nodePortAddresses: [CIDR] = [], masqueradeAll: Bool = false, tableName: String = NodeConfig.defaultTableName) {
+    public init(
+        nodeName: String? = nil, nodeZone: String? = nil, nodeIPs: [IPAddress] = [], clusterCIDRs: [CIDR] = [],
+        nodePortAddresses: [CIDR] = [], masqueradeAll: Bool = false, tableName: String = NodeConfig.defaultTableName
+    ) {
         self.nodeName = nodeName
         self.nodeZone = nodeZone
         self.nodeIPs = nodeIPs

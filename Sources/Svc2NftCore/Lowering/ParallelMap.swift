@@ -30,13 +30,13 @@ private final class ChunkResults<T>: @unchecked Sendable {
 enum ProcessInfoLite {
     static let activeProcessorCount: Int = {
         #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+            return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         #else
-        return 1
+            return 1
         #endif
     }()
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

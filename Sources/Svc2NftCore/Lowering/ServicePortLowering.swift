@@ -41,7 +41,8 @@ struct ServicePortLowering {
     }
 
     func affinitySet(_ e: PortEndpoint) -> SetName {
-        Versioning.setName("aff-\(endpointIdentity(e))", keyType: [KeyType.address(family)], isVerdictMap: false, timeoutSeconds: affinityTimeout)
+        Versioning.setName(
+            "aff-\(endpointIdentity(e))", keyType: [KeyType.address(family)], isVerdictMap: false, timeoutSeconds: affinityTimeout)
     }
 
     var podCIDRs: [CIDR] { node.clusterCIDRs.filter { $0.family == family }.sorted() }
@@ -65,9 +66,10 @@ struct ServicePortLowering {
             endpointChains[endpoint] = chain.name
             out.chains.append(chain)
             if let timeout = affinityTimeout {
-                out.sets.append(NamedSet(
-                    name: affinitySet(endpoint), keyType: [KeyType.address(family)], isVerdictMap: false,
-                    timeoutSeconds: timeout, owner: owner))
+                out.sets.append(
+                    NamedSet(
+                        name: affinitySet(endpoint), keyType: [KeyType.address(family)], isVerdictMap: false,
+                        timeoutSeconds: timeout, owner: owner))
             }
         }
 
@@ -76,20 +78,27 @@ struct ServicePortLowering {
         if node.masqueradeAll {
             internalRules.append(Rule(match + [.verdict(.jump(BaseChains.markForMasquerade))], comment: "masquerade-all"))
         } else if !podCIDRs.isEmpty {
-            internalRules.append(Rule(
-                match + [.address(.source, negated: true, Self.addressOperand(podCIDRs)), .verdict(.jump(BaseChains.markForMasquerade))],
-                comment: "masquerade traffic from outside the cluster CIDR"))
+            internalRules.append(
+                Rule(
+                    match + [
+                        .address(.source, negated: true, Self.addressOperand(podCIDRs)), .verdict(.jump(BaseChains.markForMasquerade)),
+                    ],
+                    comment: "masquerade traffic from outside the cluster CIDR"))
         }
         var clusterChain: ChainName? = nil
         var localChain: ChainName? = nil
         if usesClusterChain {
-            let (chain, map) = policyChain("svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules, what: "cluster policy")
+            let (chain, map) = policyChain(
+                "svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules,
+                what: "cluster policy")
             clusterChain = chain.name
             out.chains.append(chain)
             out.sets.append(map)
         }
         if usesLocalChain {
-            let (chain, map) = policyChain("local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [], what: "local policy")
+            let (chain, map) = policyChain(
+                "local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [],
+                what: "local policy")
             localChain = chain.name
             out.chains.append(chain)
             out.sets.append(map)
@@ -173,7 +182,8 @@ struct ServicePortLowering {
         }
         let operand: AddressOperand = allowed.count == 1 ? .prefix(allowed.first!) : .prefixes(allowed.sorted())
         return Versioning.chain(
-            "fw-\(identity)", comment: "\(owner) loadBalancerSourceRanges", rules: [
+            "fw-\(identity)", comment: "\(owner) loadBalancerSourceRanges",
+            rules: [
                 Rule([.address(.source, negated: true, operand), .verdict(.drop)])
             ], owner: owner)
     }
@@ -188,9 +198,13 @@ struct ServicePortLowering {
             var policy = "externalTrafficPolicy Local"
             if service.healthCheckNodePort != 0 { policy += ", healthCheckNodePort \(service.healthCheckNodePort)" }
             if !podCIDRs.isEmpty {
-                rules.append(Rule([.address(.source, negated: false, Self.addressOperand(podCIDRs)), .verdict(.goto(clusterChain))], comment: "short-circuit pod traffic"))
+                rules.append(
+                    Rule(
+                        [.address(.source, negated: false, Self.addressOperand(podCIDRs)), .verdict(.goto(clusterChain))],
+                        comment: "short-circuit pod traffic"))
             }
-            rules.append(Rule([.fibLocal(.source), .verdict(.jump(BaseChains.markForMasquerade))], comment: "\(policy): masquerade local traffic"))
+            rules.append(
+                Rule([.fibLocal(.source), .verdict(.jump(BaseChains.markForMasquerade))], comment: "\(policy): masquerade local traffic"))
             rules.append(Rule([.fibLocal(.source), .verdict(.goto(clusterChain))], comment: "short-circuit local traffic"))
         }
         if let policyChain {
@@ -202,7 +216,9 @@ struct ServicePortLowering {
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
     /// The chain, and the map of endpoint chains its `numgen` picks from (named after
     /// the chain, which is named after all of it).
-    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> (Chain, NamedSet) {
+    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> (
+        Chain, NamedSet
+    ) {
         var rules = leading
         if affinityTimeout != nil {
             for endpoint in endpoints {
@@ -219,7 +235,11 @@ struct ServicePortLowering {
 
     /// `ep-…`: hairpin masquerade, affinity update, DNAT.
     func endpointChain(for endpoint: PortEndpoint) -> Chain {
-        var rules = [Rule([.address(.source, negated: false, .address(endpoint.address)), .verdict(.jump(BaseChains.markForMasquerade))], comment: "hairpin")]
+        var rules = [
+            Rule(
+                [.address(.source, negated: false, .address(endpoint.address)), .verdict(.jump(BaseChains.markForMasquerade))],
+                comment: "hairpin")
+        ]
         if affinityTimeout != nil {
             rules.append(Rule([.rememberSource(affinitySet(endpoint))]))
         }

@@ -61,7 +61,9 @@ public enum ClusterLoader {
                 case ("Service", "v1"?), ("Service", nil):
                     let service = try result.service()
                     if let first = services[service.id] {
-                        fail(.duplicateObject(service.source.child("metadata.name"), kind: "Service", firstSeen: first.source.child("metadata.name")))
+                        fail(
+                            .duplicateObject(
+                                service.source.child("metadata.name"), kind: "Service", firstSeen: first.source.child("metadata.name")))
                         continue
                     }
                     services[service.id] = service
@@ -69,7 +71,9 @@ public enum ClusterLoader {
                     guard let slice = try result.slice() else { continue }
                     let key = ServiceID(namespace: slice.service.namespace, name: slice.name)
                     if let first = slicesByName[key] {
-                        fail(.duplicateObject(slice.source.child("metadata.name"), kind: "EndpointSlice", firstSeen: first.child("metadata.name")))
+                        fail(
+                            .duplicateObject(
+                                slice.source.child("metadata.name"), kind: "EndpointSlice", firstSeen: first.child("metadata.name")))
                         continue
                     }
                     slicesByName[key] = slice.source
@@ -104,7 +108,8 @@ public enum ClusterLoader {
         if !errors.isEmpty { throw LoadFailure(errors: errors) }
 
         for (kind, count) in skippedKinds.sorted(by: { $0.key < $1.key }) {
-            report.notes.append("skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice and Endpoints)")
+            report.notes.append(
+                "skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice and Endpoints)")
         }
         let cluster = Cluster(services: Array(services.values), slices: slices)
         for service in cluster.services where service.type == .externalName {

@@ -25,7 +25,10 @@ enum EndpointDecoder {
         var ports: [EndpointPort] = []
         for item in try object.child("ports").list() {
             guard item.child("port").isPresent else { continue }  // a nil port means "all ports": nothing to DNAT to
-            ports.append(EndpointPort(name: try item.child("name").portName(), protocol: try item.child("protocol").l4Protocol(), port: try item.child("port").port()))
+            ports.append(
+                EndpointPort(
+                    name: try item.child("name").portName(), protocol: try item.child("protocol").l4Protocol(),
+                    port: try item.child("port").port()))
         }
 
         var endpoints: [Endpoint] = []
@@ -33,16 +36,19 @@ enum EndpointDecoder {
             let addresses = try item.child("addresses").list()
             guard let first = addresses.first else { throw .missingField(item.child("addresses").location) }
             let address = try first.address()
-            guard address.family == family else { throw first.invalid(address.description, "is not an \(family.rawValue) address, as addressType says") }
+            guard address.family == family else {
+                throw first.invalid(address.description, "is not an \(family.rawValue) address, as addressType says")
+            }
             let conditions = item.child("conditions")
             let ready = try conditions.child("ready").optionalBool() ?? true
             let serving = try conditions.child("serving").optionalBool() ?? ready
             let terminating = try conditions.child("terminating").optionalBool() ?? false
             var zones: [String] = []
             for hint in try item.child("hints").child("forZones").list() { zones.append(try hint.child("name").string()) }
-            endpoints.append(Endpoint(
-                address: address, ready: ready, serving: serving, terminating: terminating,
-                nodeName: try item.child("nodeName").optionalString(), zoneHints: zones))
+            endpoints.append(
+                Endpoint(
+                    address: address, ready: ready, serving: serving, terminating: terminating,
+                    nodeName: try item.child("nodeName").optionalString(), zoneHints: zones))
         }
         return EndpointSlice(
             name: id.name, service: ServiceID(namespace: id.namespace, name: serviceName), family: family,
@@ -59,22 +65,27 @@ enum EndpointDecoder {
         for (number, subset) in try object.child("subsets").list().enumerated() {
             var ports: [EndpointPort] = []
             for item in try subset.child("ports").list() {
-                ports.append(EndpointPort(name: try item.child("name").portName(), protocol: try item.child("protocol").l4Protocol(), port: try item.child("port").port()))
+                ports.append(
+                    EndpointPort(
+                        name: try item.child("name").portName(), protocol: try item.child("protocol").l4Protocol(),
+                        port: try item.child("port").port()))
             }
             var byFamily: [IPFamily: [Endpoint]] = [:]
             for (key, ready) in [("addresses", true), ("notReadyAddresses", false)] {
                 for item in try subset.child(key).list() {
                     let address = try item.child("ip").address()
-                    byFamily[address.family, default: []].append(Endpoint(
-                        address: address, ready: ready, serving: ready, terminating: false,
-                        nodeName: try item.child("nodeName").optionalString(), zoneHints: []))
+                    byFamily[address.family, default: []].append(
+                        Endpoint(
+                            address: address, ready: ready, serving: ready, terminating: false,
+                            nodeName: try item.child("nodeName").optionalString(), zoneHints: []))
                 }
             }
             for family in IPFamily.allCases {
                 guard let endpoints = byFamily[family] else { continue }
-                slices.append(EndpointSlice(
-                    name: "\(id.name)-subset\(number)", service: id, family: family, ports: ports,
-                    endpoints: endpoints, source: subset.location))
+                slices.append(
+                    EndpointSlice(
+                        name: "\(id.name)-subset\(number)", service: id, family: family, ports: ports,
+                        endpoints: endpoints, source: subset.location))
             }
         }
         return (id, object.location, slices)

@@ -145,4 +145,3 @@ struct Field {
         return name
     }
 }
-

@@ -130,7 +130,9 @@ enum ServiceDecoder {
             if type == .nodePort || type == .loadBalancer {
                 nodePort = try item.child("nodePort").optionalPort()
             }
-            ports.append(ServicePort(name: name, protocol: try item.child("protocol").l4Protocol(), port: port, targetPort: target, nodePort: nodePort))
+            ports.append(
+                ServicePort(
+                    name: name, protocol: try item.child("protocol").l4Protocol(), port: port, targetPort: target, nodePort: nodePort))
         }
         return ports
     }
@@ -148,11 +150,13 @@ enum ObjectIdentity {
         let namespaceField = metadata.child("namespace")
         let namespace = try namespaceField.optionalString() ?? "default"
         guard KubernetesName.isDNSLabel(namespace) else {
-            throw namespaceField.owned(by: "(invalid namespace)/\(KubernetesName.isDNSSubdomain(name) ? name : "(invalid name)")").invalid(namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
+            throw namespaceField.owned(by: "(invalid namespace)/\(KubernetesName.isDNSSubdomain(name) ? name : "(invalid name)")").invalid(
+                namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
         }
         let valid = nameRule == .dnsLabel ? KubernetesName.isDNSLabel(name) : KubernetesName.isDNSSubdomain(name)
         guard valid else {
-            throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
+            throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
+                name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
         }
         return ServiceID(namespace: namespace, name: name)
     }
