@@ -241,16 +241,6 @@ struct ExprEncoder {
             }
             rule.add(lookup(set: map.text, id: nil, verdict: true))
 
-        case .randomVerdict(let verdicts):
-            let numgen = NftExpr("numgen")
-            numgen.set(K.attr(NFTNL_EXPR_NG_DREG), u32: K.reg1)
-            numgen.set(K.attr(NFTNL_EXPR_NG_MODULUS), u32: UInt32(verdicts.count))
-            numgen.set(K.attr(NFTNL_EXPR_NG_TYPE), u32: K.u32(NFT_NG_RANDOM))
-            numgen.set(K.attr(NFTNL_EXPR_NG_OFFSET), u32: 0)
-            rule.add(numgen)
-            let id = AnonymousVerdictMap.add(verdicts, family: family, table: table, batch: &batch, owner: owner)
-            rule.add(lookup(set: "__map%d", id: id, verdict: true))
-
         case .randomVerdictMap(let modulus, let map):
             let numgen = NftExpr("numgen")
             numgen.set(K.attr(NFTNL_EXPR_NG_DREG), u32: K.reg1)
@@ -324,7 +314,7 @@ enum IntervalSet {
         let flags = K.u32(NFT_SET_ANONYMOUS) | K.u32(NFT_SET_CONSTANT) | K.u32(NFT_SET_INTERVAL)
         AnonymousSet.add(
             name: "__set%d", id: id, family: family, table: table, flags: flags, keyType: K.dataType(keyType),
-            keyLength: K.keyLength(keyType), isMap: false, count: elements.count, batch: &batch, owner: owner
+            keyLength: K.keyLength(keyType), count: elements.count, batch: &batch, owner: owner
         ) { set in
             for (key, flag) in elements { set.addElement(key: key, flags: flag) }
         }
@@ -332,42 +322,21 @@ enum IntervalSet {
     }
 }
 
-/// `numgen random mod N vmap { 0 : goto a, … }`: an anonymous constant verdict map keyed
-/// by the host-order 32-bit integer numgen writes.
-enum AnonymousVerdictMap {
-    static func add(_ verdicts: [Verdict], family: TableFamily, table: String, batch: inout Batch, owner: GraphObject) -> UInt32 {
-        let id = batch.newSetID()
-        let flags = K.u32(NFT_SET_ANONYMOUS) | K.u32(NFT_SET_CONSTANT) | K.u32(NFT_SET_MAP)
-        AnonymousSet.add(
-            name: "__map%d", id: id, family: family, table: table, flags: flags, keyType: 4 /* TYPE_INTEGER */,
-            keyLength: 4, isMap: true, count: verdicts.count, batch: &batch, owner: owner
-        ) { set in
-            for (index, verdict) in verdicts.enumerated() {
-                set.addElement(key: K.hostU32(UInt32(index)), verdict: K.verdict(verdict))
-            }
-        }
-        return id
-    }
-}
-
+/// Adds an anonymous constant set (`__set%d`) and its elements to the batch, found by
+/// its id from the lookup that follows.
 enum AnonymousSet {
     static func add(
         name: String, id: UInt32, family: TableFamily, table: String, flags: UInt32, keyType: UInt32, keyLength: Int,
-        isMap: Bool, count: Int, batch: inout Batch, owner: GraphObject, fill: (borrowing NftSet) -> Void
+        count: Int, batch: inout Batch, owner: GraphObject, fill: (borrowing NftSet) -> Void
     ) {
         let set = NftSet(family: K.family(family), table: table, name: name, id: id)
         set.set(NFTNL_SET_FLAGS, u32: flags)
         set.set(NFTNL_SET_KEY_TYPE, u32: keyType)
         set.set(NFTNL_SET_KEY_LEN, u32: UInt32(keyLength))
-        if isMap {
-            set.set(NFTNL_SET_DATA_TYPE, u32: 0xFFFF_FF00)  // NFT_DATA_VERDICT
-            set.set(NFTNL_SET_DATA_LEN, u32: 0)
-        }
         set.set(NFTNL_SET_DESC_SIZE, u32: UInt32(count))
-        // nft reads the key byte order from user data to print keys: numgen keys are
-        // host-endian integers (1), addresses big endian (2).
+        // nft reads the key byte order from user data to print keys: addresses are big endian.
         var data = UserData()
-        data.put(0, u32: isMap ? 1 : 2)  // NFTNL_UDATA_SET_KEYBYTEORDER
+        data.put(0, u32: 2)  // NFTNL_UDATA_SET_KEYBYTEORDER
         set.setUserData(data.bytes)
         batch.add(NFT_MSG_NEWSET, family: UInt16(K.family(family)), flags: NLM_F_CREATE, object: owner) { header in
             nftnl_set_nlmsg_build_payload(header, set.pointer)

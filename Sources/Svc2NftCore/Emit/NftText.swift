@@ -141,9 +141,6 @@ public enum NftText {
         case .markToggle(let bit): return "meta mark set meta mark ^ \(hex(bit))"
         case .verdictMap(.addressProtocolPort, let map): return "\(ip) daddr . meta l4proto . th dport vmap @\(map)"
         case .verdictMap(.protocolPort, let map): return "meta l4proto . th dport vmap @\(map)"
-        case .randomVerdict(let verdicts):
-            let entries = verdicts.enumerated().map { "\($0.offset) : \(text($0.element))" }.joined(separator: ", ")
-            return "numgen random mod \(verdicts.count) vmap { \(entries) }"
         case .randomVerdictMap(let modulus, let map): return "numgen random mod \(modulus) vmap @\(map)"
         case .rememberSource(let set): return "update @\(set) { \(ip) saddr }"
         case .dnat(let address, let port):

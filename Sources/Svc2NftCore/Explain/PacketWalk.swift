@@ -164,12 +164,6 @@ public struct PacketWalk {
                             branches.append((branch, element.verdict))
                         }
                         if elements.isEmpty { matched = false }
-                    case .randomVerdict(let verdicts):
-                        for v in verdicts {
-                            var branch = state
-                            branch.probability /= Double(verdicts.count)
-                            branches.append((branch, v))
-                        }
                     case .rememberSource: break
                     case .dnat(let address, let port):
                         state.packet.destination = address

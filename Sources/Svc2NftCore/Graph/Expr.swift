@@ -42,9 +42,6 @@ public enum Expr: Hashable, Sendable {
     case markToggle(UInt32)
     /// `... vmap @name`
     case verdictMap(MapKey, SetName)
-    /// `numgen random mod N vmap { 0 : goto a, 1 : goto b }`: only while lowering builds
-    /// a chain; the finished graph uses `randomVerdictMap`.
-    case randomVerdict([Verdict])
     /// `numgen random mod N vmap @map`: a named map per policy chain. Named, not
     /// anonymous: the kernel walks its whole transaction for every anonymous set a rule
     /// binds, which made loading 10,000 Services take minutes.
@@ -76,13 +73,6 @@ public enum ChainTargets {
     public static func of(_ expr: Expr) -> [ChainName] {
         switch expr {
         case .verdict(.jump(let c)), .verdict(.goto(let c)): [c]
-        case .randomVerdict(let verdicts):
-            verdicts.compactMap { verdict -> ChainName? in
-                switch verdict {
-                case .jump(let c), .goto(let c): c
-                default: nil
-                }
-            }
         default: []
         }
     }

@@ -54,7 +54,6 @@ struct Fingerprint {
         case .markSet(let bit): add(UInt8(7)); add(Int(bit))
         case .markToggle(let bit): add(UInt8(8)); add(Int(bit))
         case .verdictMap(let key, let map): add(UInt8(9)); add(key == .addressProtocolPort ? UInt8(1) : 2); add(map.text)
-        case .randomVerdict(let verdicts): add(UInt8(10)); add(verdicts.count); for v in verdicts { add(v) }
         case .rememberSource(let set): add(UInt8(11)); add(set.text)
         case .dnat(let ip, let port): add(UInt8(12)); add(ip); add(Int(port))
         case .masqueradeFullyRandom: add(UInt8(13))
@@ -62,6 +61,17 @@ struct Fingerprint {
         case .verdict(let v): add(UInt8(15)); add(v)
         case .randomVerdictMap(let modulus, let map): add(UInt8(16)); add(modulus); add(map.text)
         }
+    }
+
+    /// The last rule of a policy chain before its map exists, `numgen random mod N vmap
+    /// { 0 : v0, … }`, fed as a one-expression rule without comment (tag 10), so a chain's
+    /// name covers the endpoints it picks from.
+    mutating func addRandomChoice(_ verdicts: [Verdict]) {
+        add(1)
+        add(UInt8(10))
+        add(verdicts.count)
+        for v in verdicts { add(v) }
+        add("")
     }
 
     mutating func add(_ rule: Rule) {

@@ -226,11 +226,7 @@ struct ServicePortLowering {
             }
         }
         let verdicts: [Verdict] = endpoints.map { .goto(names[$0]!) }
-        rules.append(Rule([.randomVerdict(verdicts)]))
-        var chain = Versioning.chain("\(prefix)-\(identity)", comment: "\(owner) \(what)", rules: rules, owner: owner)
-        let map = SetName(chain.name.text)
-        chain.rules[chain.rules.count - 1] = Rule([.randomVerdictMap(modulus: verdicts.count, map)])
-        return (chain, NamedSet.randomChoice(map, verdicts: verdicts, owner: owner))
+        return Versioning.policyChain("\(prefix)-\(identity)", comment: "\(owner) \(what)", rules: rules, verdicts: verdicts, owner: owner)
     }
 
     /// `ep-…`: hairpin masquerade, affinity update, DNAT.
