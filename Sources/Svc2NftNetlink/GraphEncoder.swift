@@ -152,13 +152,15 @@ public enum GraphEncoder {
             flushElements(family, table.name, set.name.text, into: &main)
             encode(set, table: table, create: false, into: &main)
         }
+        var rewritten: Set<ChainName> = []
         for chain in table.chains where current.chains[chain.name.text] != nil {
             let targets = chain.rules.flatMap(\.exprs).flatMap(ChainTargets.of)
             guard targets.contains(where: newChainNames.contains) || edited.contains(chain.name.text) else { continue }
             flushRules(family, table.name, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &main)
             addRules(of: chain, table: table, fault: fault, into: &main)
+            rewritten.insert(chain.name)
         }
-        if let fault, !newChains.contains(where: { fault.matches($0.name) }),
+        if let fault, !newChains.contains(where: { fault.matches($0.name) }), !rewritten.contains(where: fault.matches),
             let chain = table.chains.first(where: { fault.matches($0.name) })
         {
             // The faulty rule must reach the kernel even when its chain is kept.
