@@ -45,23 +45,29 @@ public enum NftText {
         if let comment = set.comment { out += "\t\tcomment \(quoted(comment))\n" }
         if !set.elements.isEmpty {
             out += "\t\telements = { "
-            out += set.elements.map(element).joined(separator: ",\n\t\t\t     ")
+            for (index, item) in set.elements.enumerated() {
+                if index > 0 { out += ",\n\t\t\t     " }
+                append(item, into: &out)
+            }
             out += " }\n"
         }
         out += "\t}\n"
     }
 
-    static func element(_ element: SetElement) -> String {
-        let key = element.key.map { value -> String in
+    static func append(_ element: SetElement, into out: inout String) {
+        for (index, value) in element.key.enumerated() {
+            if index > 0 { out += " . " }
             switch value {
-            case .address(let ip): ip.description
-            case .proto(let proto): proto.rawValue
-            case .port(let port): String(port)
-            case .index(let index): String(index)
+            case .address(let ip): out += ip.description
+            case .proto(let proto): out += proto.rawValue
+            case .port(let port): out += String(port)
+            case .index(let index): out += String(index)
             }
-        }.joined(separator: " . ")
-        guard let verdict = element.verdict else { return key }
-        return "\(key) : \(text(verdict))"
+        }
+        if let verdict = element.verdict {
+            out += " : "
+            out += text(verdict)
+        }
     }
 
     static func render(_ chain: Chain, family: TableFamily, into out: inout String) {
@@ -71,7 +77,9 @@ public enum NftText {
             out += "\t\ttype \(type.rawValue) hook \(hook.rawValue) priority \(priorityText(priority)); policy accept;\n"
         }
         for rule in chain.rules {
-            out += "\t\t\(text(rule, family: family))\n"
+            out += "\t\t"
+            append(rule, family: family, into: &out)
+            out += "\n"
         }
         out += "\t}\n"
     }
@@ -92,9 +100,21 @@ public enum NftText {
     }
 
     public static func text(_ rule: Rule, family: TableFamily) -> String {
-        var parts = rule.exprs.map { text($0, family: family) }
-        if let comment = rule.comment { parts.append("comment \(quoted(comment))") }
-        return parts.joined(separator: " ")
+        var out = ""
+        append(rule, family: family, into: &out)
+        return out
+    }
+
+    static func append(_ rule: Rule, family: TableFamily, into out: inout String) {
+        for (index, expr) in rule.exprs.enumerated() {
+            if index > 0 { out += " " }
+            out += text(expr, family: family)
+        }
+        if let comment = rule.comment {
+            out += " comment \""
+            out += comment.text
+            out += "\""
+        }
     }
 
     static func quoted(_ comment: Comment) -> String { "\"\(comment.text)\"" }
