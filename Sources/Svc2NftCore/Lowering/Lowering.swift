@@ -47,7 +47,15 @@ public enum Lowering {
         let regular = BaseChains.regularChains(node, family: family)
         return Table(
             family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft",
-            sets: sets + serviceSets.sorted { $0.name < $1.name },
-            chains: BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains + serviceChains.sorted { $0.name < $1.name })
+            sets: sets + serviceSets.sortedByName(\.name),
+            chains: BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains + serviceChains.sortedByName(\.name))
+    }
+}
+
+extension Array {
+    /// Sorted by a name, moving indices rather than the (large) elements while sorting.
+    func sortedByName(_ name: (Element) -> ObjectName) -> [Element] {
+        let names = map(name)
+        return indices.sorted { names[$0] < names[$1] }.map { self[$0] }
     }
 }
