@@ -4,17 +4,20 @@ import Foundation
 /// ruleset into the node namespace with a loader command, replays `flows.json`, and
 /// returns each flow's problems (empty when the kernel did what the flow expects).
 public enum TestBed {
+    /// One flow's verdict: its problems (none when the kernel did what it expects).
     public struct FlowResult: Decodable, Sendable {
         public let name: String
         public let problems: [String]
         public let tries: Int
     }
 
+    /// A flow the bed could not run here, and why (for example no SCTP).
     public struct Skipped: Decodable, Sendable {
         public let name: String
         public let reason: String
     }
 
+    /// Everything one bed run printed.
     public struct Report: Decodable, Sendable {
         public let flows: [FlowResult]
         public let skipped: [Skipped]
@@ -51,6 +54,7 @@ public enum TestBed {
     }
 }
 
+/// The bed itself failed (namespaces, loader, servers), not a flow.
 public struct TestBedError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }

@@ -3,6 +3,7 @@
 /// policy chains -> endpoints, with short-circuits, source-range firewalls, REJECT and
 /// DROP visible. Rendered by `svc2nft graph` as DOT or Mermaid; deterministic.
 public struct TrafficGraph: Sendable {
+    /// A box in the drawing: a client, a Service address, a policy, an endpoint, a verdict.
     public struct Node: Hashable, Sendable {
         public let id: String
         public let label: String
@@ -10,6 +11,7 @@ public struct TrafficGraph: Sendable {
         public enum Kind: String, Sendable { case client, entry, policy, endpoint, verdict }
     }
 
+    /// An arrow, labelled with why or how likely (masqueraded, 1/2, source ranges).
     public struct Edge: Hashable, Sendable {
         public let from: String
         public let to: String

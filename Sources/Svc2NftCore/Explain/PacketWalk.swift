@@ -24,6 +24,7 @@ public struct Step: Sendable, Hashable {
 
 /// Where a packet ends, with how likely that is (numgen picks split the probability).
 public struct Outcome: Sendable, Hashable {
+    /// Where the connection goes.
     public enum Verdict: Sendable, Hashable {
         /// DNAT to an endpoint.
         case endpoint(IPAddress, UInt16)

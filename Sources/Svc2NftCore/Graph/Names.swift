@@ -43,7 +43,9 @@ public struct ObjectName: Hashable, Comparable, Sendable, CustomStringConvertibl
     public static func < (a: ObjectName, b: ObjectName) -> Bool { a.text < b.text }
 }
 
+/// A chain's name (see `ObjectName`).
 public typealias ChainName = ObjectName
+/// A set's or map's name (see `ObjectName`).
 public typealias SetName = ObjectName
 
 /// Text for an nft `comment "..."`: only characters that cannot end the string or the
