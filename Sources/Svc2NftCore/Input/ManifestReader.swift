@@ -66,10 +66,37 @@ public enum ManifestReader {
         if file == stdinName {
             return [UInt8](FileHandle.standardInput.readDataToEndOfFile())
         }
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw .unreadable(file: file, reason: "permission denied or not a regular file")
+        return try readFile(file)
+    }
+
+    /// The file's bytes, read straight into one array (no intermediate `Data` copy:
+    /// inputs can be hundreds of MB).
+    public static func readFile(_ file: String) throws(InputError) -> [UInt8] {
+        let fd = open(file, O_RDONLY)
+        guard fd >= 0 else { throw .unreadable(file: file, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw .unreadable(file: file, reason: "not a regular file")
         }
-        return [UInt8](data)
+        let size = Int(info.st_size)
+        var failure: Int32 = 0
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            var offset = 0
+            while offset < size {
+                let got = Glibc.read(fd, buffer.baseAddress! + offset, size - offset)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    break
+                }
+                if got == 0 { break }
+                offset += got
+            }
+            count = offset
+        }
+        if failure != 0 { throw .unreadable(file: file, reason: String(cString: strerror(failure))) }
+        return bytes
     }
 
     /// Parses one file's bytes: JSON when it starts with `{` or `[`, YAML otherwise.
