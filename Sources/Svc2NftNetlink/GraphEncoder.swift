@@ -213,18 +213,17 @@ public enum GraphEncoder {
         for (name, definition) in current.sets.sorted(by: { $0.key < $1.key }) where wantedSets[name].map({ $0 != definition }) ?? false {
             deleteSet(family, table.name, name, into: &main)
         }
-        for (name, kind) in current.chains.sorted(by: { $0.key < $1.key }) {
-            if let wanted = table.chains.first(where: { $0.name.text == name }), wanted.kind != kind {
-                deleteChain(family, table.name, name, owner: nil, into: &main)
-            }
+        let wantedChains = Dictionary(table.chains.map { ($0.name.text, $0.kind) }, uniquingKeysWith: { a, _ in a })
+        for (name, kind) in current.chains.sorted(by: { $0.key < $1.key }) where wantedChains[name].map({ $0 != kind }) ?? false {
+            deleteChain(family, table.name, name, owner: nil, into: &main)
         }
         for chain in table.chains where current.chains[chain.name.text] != chain.kind {
             addChain(chain, table: table, into: &main)
         }
         for set in table.sets {
-            let existing = current.sets[set.name.text]
-            if existing == SetDefinition(set) {
-                if SetDefinition(set).isDynamic { continue }
+            let definition = SetDefinition(set)
+            if current.sets[set.name.text] == definition {
+                if definition.isDynamic { continue }
                 flushElements(family, table.name, set.name.text, into: &main)
                 encode(set, table: table, create: false, into: &main)
             } else {

@@ -32,9 +32,7 @@ public struct SetDefinition: Equatable, Sendable {
     }
 
     /// The definition `GraphEncoder` gives a graph set.
-    public static func of(_ set: NamedSet) -> SetDefinition { SetDefinition(set) }
-
-    init(_ set: NamedSet) {
+    public init(_ set: NamedSet) {
         var flags: UInt32 = set.isVerdictMap ? K.u32(NFT_SET_MAP) : 0
         if set.timeoutSeconds != nil { flags |= K.u32(NFT_SET_TIMEOUT) | K.u32(NFT_SET_EVAL) }
         let random = set.randomModulus != nil

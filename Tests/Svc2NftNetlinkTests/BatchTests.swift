@@ -71,7 +71,7 @@ struct Message: Equatable {
         var state = TableState()
         for chain in table.chains { state.chains[chain.name.text] = chain.kind }
         for name in extraChains { state.chains[name] = .regular }
-        for set in table.sets { state.sets[set.name.text] = SetDefinition.of(set) }
+        for set in table.sets { state.sets[set.name.text] = SetDefinition(set) }
         return state
     }
 
