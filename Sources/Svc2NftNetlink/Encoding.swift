@@ -56,7 +56,6 @@ enum K {
             case .address(let ip): bytes += ip.bytes
             case .proto(let proto): bytes += [proto.number, 0, 0, 0]
             case .port(let port): bytes += [UInt8(port >> 8), UInt8(port & 0xFF), 0, 0]
-            case .index(let index): bytes += hostU32(index)
             }
         }
         return bytes
@@ -241,14 +240,14 @@ struct ExprEncoder {
             }
             rule.add(lookup(set: map.text, id: nil, verdict: true))
 
-        case .randomVerdictMap(let modulus, let map):
+        case .randomPick(let modulus):
             let numgen = NftExpr("numgen")
             numgen.set(K.attr(NFTNL_EXPR_NG_DREG), u32: K.reg1)
             numgen.set(K.attr(NFTNL_EXPR_NG_MODULUS), u32: UInt32(modulus))
             numgen.set(K.attr(NFTNL_EXPR_NG_TYPE), u32: K.u32(NFT_NG_RANDOM))
             numgen.set(K.attr(NFTNL_EXPR_NG_OFFSET), u32: 0)
             rule.add(numgen)
-            rule.add(lookup(set: map.text, id: nil, verdict: true))
+            rule.add(cmp(NFT_CMP_EQ, K.hostU32(0)))
 
         case .rememberSource(let set):
             rule.add(payload(network: addressOffset(.source), length: addressLength))

@@ -324,13 +324,9 @@ public enum GraphEncoder {
             s.set(NFTNL_SET_DESC_SIZE, u32: UInt32(NamedSet.dynamicSize))
         }
         var data = UserData()
-        if let modulus = set.randomModulus {
-            data = UserData.randomChoiceMap(modulus: modulus)
-        } else {
-            // Key byte order as nft records it: big endian for a single address key, none
-            // (0) for concatenations.
-            data.put(0, u32: set.keyType.count == 1 ? 2 : 0)  // NFTNL_UDATA_SET_KEYBYTEORDER
-        }
+        // Key byte order as nft records it: big endian for a single address key, none (0)
+        // for concatenations.
+        data.put(0, u32: set.keyType.count == 1 ? 2 : 0)  // NFTNL_UDATA_SET_KEYBYTEORDER
         if let comment = set.comment { data.put(7, string: comment.text) }  // NFTNL_UDATA_SET_COMMENT
         s.setUserData(data.bytes)
         let object = GraphObject.set(family, set.name, set.owner)

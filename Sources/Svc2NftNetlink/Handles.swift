@@ -150,27 +150,4 @@ struct UserData {
     mutating func put(_ type: UInt8, nested: UserData) {
         bytes += [type, UInt8(nested.bytes.count)] + nested.bytes
     }
-
-    /// What nft 1.0.6 stores for `typeof numgen random mod N : verdict` (read back with
-    /// `nft --debug=mnl`): key byte order host, the key's expression (23, numgen) with
-    /// its type, modulus and offset, the data's expression (1, verdict), no intervals.
-    static func randomChoiceMap(modulus: Int) -> UserData {
-        var numgen = UserData()
-        numgen.put(0, u32: 1)  // NFT_NG_RANDOM
-        numgen.put(1, u32: UInt32(modulus))
-        numgen.put(2, u32: 0)  // offset
-        var key = UserData()
-        key.put(0, u32: 23)  // NFTNL_UDATA_SET_TYPEOF_EXPR: numgen
-        key.put(1, nested: numgen)  // NFTNL_UDATA_SET_TYPEOF_DATA
-        var value = UserData()
-        value.put(0, u32: 1)  // verdict
-        value.bytes += [1, 0]  // empty TYPEOF_DATA
-        var data = UserData()
-        data.put(0, u32: 1)  // NFTNL_UDATA_SET_KEYBYTEORDER: host
-        data.put(1, u32: 0)  // NFTNL_UDATA_SET_DATABYTEORDER
-        data.put(3, nested: key)  // NFTNL_UDATA_SET_KEY_TYPEOF
-        data.put(4, nested: value)  // NFTNL_UDATA_SET_DATA_TYPEOF
-        data.put(6, u32: 0)  // NFTNL_UDATA_SET_DATA_INTERVAL
-        return data
-    }
 }

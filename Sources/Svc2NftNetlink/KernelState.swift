@@ -35,10 +35,9 @@ public struct SetDefinition: Equatable, Sendable {
     public init(_ set: NamedSet) {
         var flags: UInt32 = set.isVerdictMap ? K.u32(NFT_SET_MAP) : 0
         if set.timeoutSeconds != nil { flags |= K.u32(NFT_SET_TIMEOUT) | K.u32(NFT_SET_EVAL) }
-        let random = set.randomModulus != nil
         self.init(
-            flags: flags, keyType: random ? 4 /* TYPE_INTEGER */ : set.keyType.reduce(UInt32(0)) { $0 << 6 | K.dataType($1) },
-            keyLength: random ? 4 : UInt32(set.keyType.map(K.keyLength).reduce(0, +)), isVerdictMap: set.isVerdictMap,
+            flags: flags, keyType: set.keyType.reduce(UInt32(0)) { $0 << 6 | K.dataType($1) },
+            keyLength: UInt32(set.keyType.map(K.keyLength).reduce(0, +)), isVerdictMap: set.isVerdictMap,
             timeoutMilliseconds: UInt64(set.timeoutSeconds ?? 0) * 1000)
     }
 

@@ -40,14 +40,14 @@ import Testing
         #expect(try ns.run(["nft", "add", "chain", "ip", "svc2nft", "sneaky"]).status == 0)
         let edited = try Self.diff(ns, shop)
         #expect(edited.status == 1)
-        #expect(edited.stdout.contains("edited: chain \(chain) (Service shop/web:http (tcp)) has 3 rules, expected 2"), "\(edited.stdout)")
+        #expect(edited.stdout.contains("edited: chain \(chain) (Service shop/web:http (tcp)) has 4 rules, expected 3"), "\(edited.stdout)")
         #expect(edited.stdout.contains("service-ips: 0 elements to add, 1 to remove"), "\(edited.stdout)")
         #expect(edited.stdout.contains("foreign: chain sneaky"), "\(edited.stdout)")
         // A plain apply removes the foreign chain and element but leaves kept chains
         // alone; apply --repair rewrites the edited one. diff then agrees.
         #expect(try ns.run(ApplyKernelTests.apply(shop)).status == 0)
         let afterApply = try Self.diff(ns, shop)
-        #expect(afterApply.stdout.contains("has 3 rules, expected 2") && !afterApply.stdout.contains("sneaky"), "\(afterApply.stdout)")
+        #expect(afterApply.stdout.contains("has 4 rules, expected 3") && !afterApply.stdout.contains("sneaky"), "\(afterApply.stdout)")
         #expect(try ns.run([Svc2NftBinary.path, "apply", "--repair"] + shop.arguments + shop.inputs.map { shop.path($0) }).status == 0)
         let repaired = try Self.diff(ns, shop)
         #expect(repaired.status == 0, "\(repaired.stdout)")

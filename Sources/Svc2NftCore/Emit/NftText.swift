@@ -34,11 +34,7 @@ public enum NftText {
 
     static func render(_ set: NamedSet, family: TableFamily, into out: inout String) {
         out += "\t\(set.isVerdictMap ? "map" : "set") \(set.name) {\n"
-        if let modulus = set.randomModulus {
-            out += "\t\ttypeof numgen random mod \(modulus) : verdict\n"
-        } else {
-            out += "\t\ttype \(set.keyType.map(\.rawValue).joined(separator: " . "))\(set.isVerdictMap ? " : verdict" : "")\n"
-        }
+        out += "\t\ttype \(set.keyType.map(\.rawValue).joined(separator: " . "))\(set.isVerdictMap ? " : verdict" : "")\n"
         if let timeout = set.timeoutSeconds {
             out += "\t\tsize \(NamedSet.dynamicSize)\n\t\tflags dynamic,timeout\n\t\ttimeout \(duration(timeout))\n"
         }
@@ -61,7 +57,6 @@ public enum NftText {
             case .address(let ip): out += ip.description
             case .proto(let proto): out += proto.rawValue
             case .port(let port): out += String(port)
-            case .index(let index): out += String(index)
             }
         }
         if let verdict = element.verdict {
@@ -161,7 +156,7 @@ public enum NftText {
         case .markToggle(let bit): return "meta mark set meta mark ^ \(hex(bit))"
         case .verdictMap(.addressProtocolPort, let map): return "\(ip) daddr . meta l4proto . th dport vmap @\(map)"
         case .verdictMap(.protocolPort, let map): return "meta l4proto . th dport vmap @\(map)"
-        case .randomVerdictMap(let modulus, let map): return "numgen random mod \(modulus) vmap @\(map)"
+        case .randomPick(let modulus): return "numgen random mod \(modulus) 0"
         case .rememberSource(let set): return "update @\(set) { \(ip) saddr }"
         case .dnat(let address, let port):
             return address.family == .v4 ? "dnat to \(address):\(port)" : "dnat to [\(address)]:\(port)"

@@ -82,19 +82,22 @@ public struct TrafficGraph: Sendable {
                 guard visited.insert(chainName).inserted else { return }
                 // An unconditional jump to mark-for-masquerade: everything after it is masqueraded.
                 let masquerades = chain.rules.contains { $0.exprs == [.verdict(.jump(BaseChains.markForMasquerade))] }
-                for rule in chain.rules {
+                // The random pick: rules that are `numgen random mod k 0 goto ep-…` or a
+                // bare `goto ep-…`, one endpoint each, 1/N apiece.
+                func pick(_ rule: Rule) -> String? {
+                    guard case .verdict(.goto(let target))? = rule.exprs.last,
+                        rule.exprs.dropLast().allSatisfy({ if case .randomPick = $0 { true } else { false } })
+                    else { return nil }
+                    return Self.dnatTarget(chains[target])
+                }
+                let picks = chain.rules.compactMap(pick)
+                for endpoint in picks {
+                    edge(id, node("endpoint:\(endpoint)", endpoint, .endpoint), "1/\(picks.count)")
+                }
+                for rule in chain.rules where pick(rule) == nil {
                     for expr in rule.exprs {
-                        switch expr {
-                        case .verdict(.goto(let target)) where !target.text.hasPrefix("mark-"):
+                        if case .verdict(.goto(let target)) = expr, !target.text.hasPrefix("mark-") {
                             follow(target, from: id, label: rule.comment?.text ?? (masquerades ? "masqueraded" : ""))
-                        case .randomVerdictMap(_, let map):
-                            let elements = sets[map]?.elements ?? []
-                            for element in elements {
-                                guard case .goto(let ep)? = element.verdict, let endpoint = Self.dnatTarget(chains[ep]) else { continue }
-                                let target = node("endpoint:\(endpoint)", endpoint, .endpoint)
-                                edge(id, target, "1/\(elements.count)")
-                            }
-                        default: break
                         }
                     }
                 }
@@ -125,7 +128,6 @@ public struct TrafficGraph: Sendable {
             case .address(let ip): address = ip.family == .v4 ? ip.description : "[\(ip)]"
             case .proto(let p): proto = p.rawValue
             case .port(let p): port = String(p)
-            case .index(let i): port = String(i)
             }
         }
         return address.isEmpty ? "\(proto)/\(port)" : "\(address):\(port)/\(proto)"

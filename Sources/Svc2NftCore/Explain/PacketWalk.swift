@@ -129,17 +129,19 @@ public struct PacketWalk {
         var results: [(State, Stop?)] = []
         // Frames: chain, next rule index. A goto replaces the top frame.
         func run(_ stack: [(Chain, Int)], _ state: State, depth: Int) {
-            guard depth < 64, var (chain, index) = stack.last else {
+            guard depth < 64, let (chain, first) = stack.last else {
                 results.append((state, nil))  // base chain policy: accept
                 return
             }
+            var index = first
             var stack = stack
             var state = state
             while index < chain.rules.count {
                 let rule = chain.rules[index]
                 index += 1
                 var matched = true
-                var branches: [(State, Verdict?)] = []
+                var miss: ([(Chain, Int)], State)? = nil
+                defer { if let (rest, missed) = miss { run(rest, missed, depth: depth) } }
                 var verdict: Verdict? = nil
                 var stop: Stop? = nil
                 for expr in rule.exprs where matched {
@@ -157,14 +159,16 @@ public struct PacketWalk {
                     case .markToggle(let bit): state.packet.mark ^= bit
                     case .verdictMap(let key, let map):
                         if let found = lookup(map, key: key, packet: state.packet) { verdict = found } else { matched = false }
-                    case .randomVerdictMap(_, let map):
-                        let elements = sets[map]?.elements ?? []
-                        for element in elements {
-                            var branch = state
-                            branch.probability /= Double(elements.count)
-                            branches.append((branch, element.verdict))
+                    case .randomPick(let modulus):
+                        // Misses (N-1 in N): on to the next rule, in a branch of its own.
+                        // Walked after this rule, so outcomes come in rule order.
+                        if modulus > 1 {
+                            var rest = stack
+                            rest[rest.count - 1].1 = index
+                            miss = (rest, state)
+                            miss!.1.probability *= Double(modulus - 1) / Double(modulus)
                         }
-                        if elements.isEmpty { matched = false }
+                        state.probability /= Double(modulus)
                     case .rememberSource: break
                     case .dnat(let address, let port):
                         state.packet.destination = address
@@ -179,14 +183,6 @@ public struct PacketWalk {
                 state.path.append(step)
                 if let stop {
                     results.append((state, stop))
-                    return
-                }
-                if !branches.isEmpty {
-                    for (var branch, v) in branches {
-                        branch.path = state.path
-                        stack[stack.count - 1].1 = index
-                        follow(v, stack: stack, chain: chain, state: branch, depth: depth)
-                    }
                     return
                 }
                 if let verdict {

@@ -42,10 +42,12 @@ public enum Expr: Hashable, Sendable {
     case markToggle(UInt32)
     /// `... vmap @name`
     case verdictMap(MapKey, SetName)
-    /// `numgen random mod N vmap @map`: a named map per policy chain. Named, not
-    /// anonymous: the kernel walks its whole transaction for every anonymous set a rule
-    /// binds, which made loading 10,000 Services take minutes.
-    case randomVerdictMap(modulus: Int, SetName)
+    /// `numgen random mod N 0`: matches one new connection in N. A policy chain picks
+    /// one of N endpoints with a cascade of these (`mod N`, `mod N-1`, ... `mod 2`, then
+    /// a plain goto), so each endpoint gets exactly 1/N. Not a verdict map per chain:
+    /// the kernel finds a set by walking the table's list of sets, which made loading
+    /// 10,000 Services quadratic (see the README's performance section).
+    case randomPick(modulus: Int)
     /// `update @set { ip saddr }`: remember the client for session affinity.
     case rememberSource(SetName)
     /// `dnat to 10.1.2.3:8080`, preceded in the rule by `.l4Protocol`.

@@ -59,19 +59,8 @@ struct Fingerprint {
         case .masqueradeFullyRandom: add(UInt8(13))
         case .reject: add(UInt8(14))
         case .verdict(let v): add(UInt8(15)); add(v)
-        case .randomVerdictMap(let modulus, let map): add(UInt8(16)); add(modulus); add(map.text)
+        case .randomPick(let modulus): add(UInt8(16)); add(modulus)
         }
-    }
-
-    /// The last rule of a policy chain before its map exists, `numgen random mod N vmap
-    /// { 0 : v0, … }`, fed as a one-expression rule without comment (tag 10), so a chain's
-    /// name covers the endpoints it picks from.
-    mutating func addRandomChoice(_ verdicts: [Verdict]) {
-        add(1)
-        add(UInt8(10))
-        add(verdicts.count)
-        for v in verdicts { add(v) }
-        add("")
     }
 
     mutating func add(_ rule: Rule) {

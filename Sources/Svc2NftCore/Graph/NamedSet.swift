@@ -13,15 +13,12 @@ public enum KeyValue: Hashable, Sendable, Comparable {
     case address(IPAddress)
     case proto(L4Protocol)
     case port(UInt16)
-    /// A `numgen` result, 0..<N.
-    case index(UInt32)
 
     public static func < (a: KeyValue, b: KeyValue) -> Bool {
         switch (a, b) {
         case (.address(let x), .address(let y)): x < y
         case (.proto(let x), .proto(let y)): x < y
         case (.port(let x), .port(let y)): x < y
-        case (.index(let x), .index(let y)): x < y
         default: a.rank < b.rank
         }
     }
@@ -31,7 +28,6 @@ public enum KeyValue: Hashable, Sendable, Comparable {
         case .address: 0
         case .proto: 1
         case .port: 2
-        case .index: 3
         }
     }
 }
@@ -56,21 +52,18 @@ public struct NamedSet: Hashable, Sendable {
     public let isVerdictMap: Bool
     /// Dynamic set with per-element timeout (session affinity), in seconds.
     public let timeoutSeconds: Int?
-    /// Keyed by `numgen random mod N` (declared with `typeof`); `keyType` is then empty.
-    public let randomModulus: Int?
     public var comment: Comment?
     public var elements: [SetElement]
     public let owner: Owner?
 
     public init(
-        name: SetName, keyType: [KeyType], isVerdictMap: Bool, timeoutSeconds: Int? = nil, randomModulus: Int? = nil,
+        name: SetName, keyType: [KeyType], isVerdictMap: Bool, timeoutSeconds: Int? = nil,
         comment: String? = nil, elements: [SetElement] = [], owner: Owner? = nil
     ) {
         self.name = name
         self.keyType = keyType
         self.isVerdictMap = isVerdictMap
         self.timeoutSeconds = timeoutSeconds
-        self.randomModulus = randomModulus
         self.comment = comment.map(Comment.init)
         self.elements = elements.sorted(by: SetElement.keyOrder)
         self.owner = owner
@@ -78,14 +71,6 @@ public struct NamedSet: Hashable, Sendable {
 
     /// Size nft gives a dynamic set when none is declared; stated so listings match.
     public static let dynamicSize = 65535
-
-    /// The endpoint map of a policy chain: `numgen random mod N` -> goto endpoint chain.
-    /// Content-named like its chain, so it is never changed in place.
-    public static func randomChoice(_ name: SetName, verdicts: [Verdict], owner: Owner?) -> NamedSet {
-        NamedSet(
-            name: name, keyType: [], isVerdictMap: true, randomModulus: verdicts.count,
-            elements: verdicts.enumerated().map { SetElement(key: [.index(UInt32($0.offset))], verdict: $0.element) }, owner: owner)
-    }
 
     /// Sets whose contents are fixed by their name (per-Service, content-versioned):
     /// `apply` never refills them.

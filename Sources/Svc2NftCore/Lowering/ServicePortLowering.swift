@@ -88,20 +88,18 @@ struct ServicePortLowering {
         var clusterChain: ChainName? = nil
         var localChain: ChainName? = nil
         if usesClusterChain {
-            let (chain, map) = policyChain(
+            let chain = policyChain(
                 "svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules,
                 what: "cluster policy")
             clusterChain = chain.name
             out.chains.append(chain)
-            out.sets.append(map)
         }
         if usesLocalChain {
-            let (chain, map) = policyChain(
+            let chain = policyChain(
                 "local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [],
                 what: "local policy")
             localChain = chain.name
             out.chains.append(chain)
-            out.sets.append(map)
         }
         let internalChain = service.internalPolicyLocal ? localChain : clusterChain
         let externalPolicyChain = service.externalPolicyLocal ? localChain : clusterChain
@@ -214,11 +212,7 @@ struct ServicePortLowering {
     }
 
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
-    /// The chain, and the map of endpoint chains its `numgen` picks from (named after
-    /// the chain, which is named after all of it).
-    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> (
-        Chain, NamedSet
-    ) {
+    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> Chain {
         var rules = leading
         if affinityTimeout != nil {
             for endpoint in endpoints {

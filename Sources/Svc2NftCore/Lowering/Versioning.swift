@@ -24,21 +24,14 @@ enum Versioning {
         return Chain(name: ChainName("\(base)_\(print.text)"), kind: kind, comment: comment, rules: rules, owner: owner)
     }
 
-    /// A policy chain: `rules`, then a pick among `verdicts` from a map named like the
-    /// chain (which is named after the rules and the verdicts).
-    static func policyChain(_ base: String, comment: String?, rules: [Rule], verdicts: [Verdict], owner: Owner?) -> (Chain, NamedSet) {
-        let comment = comment.map(Comment.init)
-        var print = Fingerprint()
-        print.add(ChainKind.regular)
-        print.add(comment?.text ?? "")
-        print.add(rules.count + 1)
-        for rule in rules { print.add(rule) }
-        print.addRandomChoice(verdicts)
-        let name = ChainName("\(base)_\(print.text)")
-        let map = SetName(name.text)
-        let chain = Chain(name: name, kind: .regular, comment: comment,
-                          rules: rules + [Rule([.randomVerdictMap(modulus: verdicts.count, map)])], owner: owner)
-        return (chain, NamedSet.randomChoice(map, verdicts: verdicts, owner: owner))
+    /// A policy chain: `rules`, then a uniform pick among `verdicts` (see
+    /// `Expr.randomPick`).
+    static func policyChain(_ base: String, comment: String?, rules: [Rule], verdicts: [Verdict], owner: Owner?) -> Chain {
+        let picks = verdicts.enumerated().map { index, verdict in
+            let left = verdicts.count - index
+            return Rule(left > 1 ? [.randomPick(modulus: left), .verdict(verdict)] : [.verdict(verdict)])
+        }
+        return chain(base, comment: comment, rules: rules + picks, owner: owner)
     }
 
     static func setName(_ base: String, keyType: [KeyType], isVerdictMap: Bool, timeoutSeconds: Int?) -> SetName {
