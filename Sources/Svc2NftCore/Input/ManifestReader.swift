@@ -117,7 +117,7 @@ public enum ManifestReader {
         return objects
     }
 
-    private static func flatten(_ value: Value, file: String, path: String, into objects: inout [RawObject]) throws(InputError) {
+    static func flatten(_ value: Value, file: String, path: String, into objects: inout [RawObject]) throws(InputError) {
         switch value {
         case .array(let items):
             for (number, item) in items.enumerated() {

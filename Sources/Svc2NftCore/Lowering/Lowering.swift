@@ -15,26 +15,48 @@ public enum Lowering {
     }
 
     static func lowerTable(_ cluster: Cluster, node: NodeConfig, family: IPFamily) -> Table {
-        var sets = BaseChains.sets(node, family: family)
+        let lowered = cluster.services.orderedParallelMap { service in
+            contributions(of: service, slices: cluster.slices[service.id] ?? [], node: node, family: family)
+        }
+        return assemble(lowered, node: node, family: family)
+    }
+
+    /// What one Service adds to one family's table: a contribution per port (none for
+    /// ExternalName, headless, or a Service without a ClusterIP of this family).
+    static func contributions(of service: Service, slices: [EndpointSlice], node: NodeConfig, family: IPFamily) -> [PortContribution] {
+        guard service.type != .externalName, !service.isHeadless,
+            let clusterIP = service.clusterIPs.first(where: { $0.family == family })
+        else { return [] }
+        return service.ports.map { port in
+            let endpoints = EndpointSelection.endpoints(for: port, in: slices, family: family)
+            return ServicePortLowering(
+                service: service, port: port, family: family, node: node, clusterIP: clusterIP,
+                selection: EndpointSelection(endpoints: endpoints, service: service, node: node)
+            ).lower()
+        }
+    }
+
+    /// The table from every Service's contributions, given in Service order.
+    static func assemble(_ lowered: [[PortContribution]], node: NodeConfig, family: IPFamily) -> Table {
         var serviceChains: [Chain] = []
         var serviceSets: [NamedSet] = []
-        var elements: [SetName: [SetElement]] = [:]
-        let lowered = cluster.services.orderedParallelMap { service -> [PortContribution] in
-            guard service.type != .externalName, !service.isHeadless,
-                let clusterIP = service.clusterIPs.first(where: { $0.family == family })
-            else { return [] }
-            let slices = cluster.slices[service.id] ?? []
-            return service.ports.map { port in
-                let endpoints = EndpointSelection.endpoints(for: port, in: slices, family: family)
-                return ServicePortLowering(
-                    service: service, port: port, family: family, node: node, clusterIP: clusterIP,
-                    selection: EndpointSelection(endpoints: endpoints, service: service, node: node)
-                ).lower()
-            }
-        }
         for contribution in lowered.joined() {
             serviceChains.append(contentsOf: contribution.chains)
             serviceSets.append(contentsOf: contribution.sets)
+        }
+        let regular = BaseChains.regularChains(node, family: family)
+        return Table(
+            family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft",
+            sets: fixedSets(lowered, node: node, family: family) + serviceSets.sortedByName(\.name),
+            chains: BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains + serviceChains.sortedByName(\.name))
+    }
+
+    /// The shared sets and maps (`service-ips`, `cluster-ips`, …) with every Service's
+    /// elements, given in Service order.
+    static func fixedSets(_ lowered: [[PortContribution]], node: NodeConfig, family: IPFamily) -> [NamedSet] {
+        var sets = BaseChains.sets(node, family: family)
+        var elements: [SetName: [SetElement]] = [:]
+        for contribution in lowered.joined() {
             for (map, list) in contribution.elements { elements[map, default: []].append(contentsOf: list) }
         }
         for index in sets.indices {
@@ -44,11 +66,7 @@ public enum Lowering {
             let merged = sets[index].elements + added.filter { seen.insert($0.key).inserted }
             sets[index].elements = merged.sorted(by: SetElement.keyOrder)
         }
-        let regular = BaseChains.regularChains(node, family: family)
-        return Table(
-            family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft",
-            sets: sets + serviceSets.sortedByName(\.name),
-            chains: BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains + serviceChains.sortedByName(\.name))
+        return sets
     }
 }
 

@@ -1,0 +1,154 @@
+import Foundation
+import Svc2NftCore
+import Svc2NftTestSupport
+import Testing
+
+/// `apply --follow` lowers only what changed and sends differences. Here the
+/// differences, replayed on a table held in memory, must give exactly the table a full
+/// lowering of the same objects gives: after adding objects one by one in random order,
+/// after deleting some, and after modifying some.
+@Suite struct IncrementalLoweringTests {
+    static let fixtures = Fixture.all.filter { $0.exists("expected.nft") && !$0.arguments.contains("--keep-going") }.map(\.name)
+
+    @Test(arguments: fixtures)
+    func changesReplayToTheFullTable(_ name: String) throws {
+        let fixture = Fixture.named(name)
+        let node = try #require(Self.nodeConfig(fixture.arguments), "unknown option in \(name)/args")
+        var objects: [RawObject] = []
+        for input in fixture.inputs {
+            let bytes = [UInt8](try Data(contentsOf: fixture.directory.appendingPathComponent(input)))
+            objects += try ManifestReader.parse(bytes, file: input)
+        }
+        var generator = SeededGenerator(seed: 7)
+        var store = ClusterStore()
+        var incremental = IncrementalLowering(node: node)
+        var replayed = Lowering.lower(Cluster(services: [], slices: [:]), node: node)
+
+        func step(_ event: ObjectEvent) throws {
+            let touched = try store.apply(event)
+            for change in incremental.update(touched, from: store) { replayed = Self.replay(change, on: replayed) }
+            let full = Lowering.lower(store.cluster, node: node)
+            #expect(Self.canonical(replayed) == Self.canonical(full), "\(name): after \(event.change) of \(event.object.path)")
+            #expect(incremental.graph().tables == full.tables, "\(name): assembled graph")
+        }
+
+        for object in objects.shuffled(using: &generator) { try step(ObjectEvent(change: .upsert, object: object)) }
+        let full = Lowering.lower(store.cluster, node: node)
+        #expect(NftText.render(incremental.graph()) == NftText.render(RuleGraph(tables: full.tables, notes: [])))
+
+        // Delete a third, then put them back, then delete everything.
+        let some = objects.shuffled(using: &generator).prefix(max(1, objects.count / 3))
+        for object in some { try step(ObjectEvent(change: .delete, object: object)) }
+        for object in some { try step(ObjectEvent(change: .upsert, object: object)) }
+        for object in objects.shuffled(using: &generator) { try step(ObjectEvent(change: .delete, object: object)) }
+        #expect(replayed.tables.allSatisfy { $0.chains.allSatisfy { $0.owner == nil } }, "\(name): per-Service chains left")
+    }
+
+    /// A Service's endpoints change: only that Service's chains move, and the dispatch
+    /// map swaps one element.
+    @Test func oneChangedEndpointIsASmallChange() throws {
+        let node = NodeConfig(nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.244.0.0/16")!])
+        var store = ClusterStore()
+        var incremental = IncrementalLowering(node: node)
+        var stream = DocumentStream(file: "<stdin>")
+        stream.append(Array(Self.service(name: "web", ip: "10.96.0.10").utf8))
+        stream.append(Array(Self.slice(service: "web", endpoint: "10.244.1.5").utf8))
+        stream.append(Array(Self.service(name: "api", ip: "10.96.0.20").utf8))
+        var touched: Set<ServiceID> = []
+        while let events = try stream.next() { for event in events { touched.formUnion(try store.apply(event)) } }
+        _ = incremental.update(touched, from: store)
+
+        stream.append(Array("{\"type\": \"MODIFIED\", \"object\": \(Self.slice(service: "web", endpoint: "10.244.1.6"))}".utf8))
+        let events = try #require(try stream.next())
+        #expect(events.count == 1 && events[0].change == .upsert)
+        let changes = incremental.update(try store.apply(events[0]), from: store)
+        let v4 = try #require(changes.first { $0.family == .ip })
+        #expect(changes.count == 1, "the ip6 table does not change")
+        #expect(v4.addedChains.map(\.name.text).allSatisfy { $0.contains("default/web/") })
+        #expect(v4.addedChains.contains { $0.name.text.hasPrefix("ep-default/web/tcp/http__10.244.1.6/8080_") })
+        #expect(v4.removedChains.contains { $0.name.text.hasPrefix("ep-default/web/tcp/http__10.244.1.5/8080_") })
+        #expect(v4.elements.keys.map(\.text) == ["service-ips"])
+        #expect(v4.elements.values.first?.removed.count == 1 && v4.elements.values.first?.added.count == 1)
+    }
+
+    @Test func streamSplitsDocumentsAcrossReads() throws {
+        var stream = DocumentStream(file: "<stdin>")
+        let text = Self.service(name: "web", ip: "10.96.0.10") + "\n" + Self.service(name: "a\\\"}", ip: "10.96.0.11")
+        var events: [ObjectEvent] = []
+        var errors = 0
+        for byte in text.utf8 {
+            stream.append([byte])
+            do {
+                while let more = try stream.next() { events += more }
+            } catch {
+                errors += 1
+            }
+        }
+        #expect(events.count == 2 && errors == 0 && !stream.hasPartialDocument)
+        stream.append(Array("42 {\"kind\": \"Service\"".utf8))
+        #expect(throws: InputError.self) { _ = try stream.next() }
+        #expect(try stream.next() == nil && stream.hasPartialDocument)
+    }
+
+    static func service(name: String, ip: String) -> String {
+        """
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "default", "name": "\(name)"},
+         "spec": {"clusterIP": "\(ip)", "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}}
+        """
+    }
+
+    static func slice(service: String, endpoint: String) -> String {
+        """
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"namespace": "default", "name": "\(service)-1", "labels": {"kubernetes.io/service-name": "\(service)"}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": 8080}],
+         "endpoints": [{"addresses": ["\(endpoint)"], "nodeName": "node-a"}]}
+        """
+    }
+
+    /// A table's objects as a canonical text, independent of order.
+    static func canonical(_ graph: RuleGraph) -> [String] {
+        graph.tables.map { table in
+            let sets = table.sets.map { NftText.render(RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [$0], chains: [])], notes: [])) }
+            let chains = table.chains.map { NftText.render(RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [], chains: [$0])], notes: [])) }
+            return (sets.sorted() + chains.sorted()).joined(separator: "\n")
+        }
+    }
+
+    /// What the kernel does with a change.
+    static func replay(_ change: TableChange, on graph: RuleGraph) -> RuleGraph {
+        var tables = graph.tables
+        guard let index = tables.firstIndex(where: { $0.family == change.family }) else { return graph }
+        var table = tables[index]
+        let removedChains = Set(change.removedChains.map(\.name))
+        let removedSets = Set(change.removedSets.map(\.name))
+        table.chains = table.chains.filter { !removedChains.contains($0.name) } + change.addedChains
+        table.sets = table.sets.filter { !removedSets.contains($0.name) } + change.addedSets
+        for (name, elements) in change.elements {
+            guard let at = table.sets.firstIndex(where: { $0.name == name }) else { continue }
+            let removedKeys = Set(elements.removed.map(\.key))
+            table.sets[at].elements = (table.sets[at].elements.filter { !removedKeys.contains($0.key) } + elements.added)
+                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
+        }
+        tables[index] = table
+        return RuleGraph(tables: tables, notes: graph.notes)
+    }
+
+    static func nodeConfig(_ arguments: [String]) -> NodeConfig? {
+        var node = NodeConfig()
+        var rest = arguments[...]
+        while let flag = rest.popFirst() {
+            switch flag {
+            case "--node-name": node.nodeName = rest.popFirst()
+            case "--node-zone": node.nodeZone = rest.popFirst()
+            case "--node-ip": node.nodeIPs.append(IPAddress(rest.popFirst() ?? "")!)
+            case "--cluster-cidr": node.clusterCIDRs.append(CIDR(rest.popFirst() ?? "")!)
+            case "--nodeport-addresses": node.nodePortAddresses.append(CIDR(rest.popFirst() ?? "")!)
+            case "--masquerade-all": node.masqueradeAll = true
+            case "--table": node.tableName = rest.popFirst() ?? ""
+            default: return nil
+            }
+        }
+        return node
+    }
+}
