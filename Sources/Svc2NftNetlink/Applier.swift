@@ -18,10 +18,10 @@ public struct Applier {
 
     /// Replaces our tables with `graph`: reads what the kernel has, then sends the
     /// `GraphEncoder.Plan` (one batch for a new table; prepare, switch, cleanup for an
-    /// existing one). Returns the plan it sent.
+    /// existing one). Returns the plan it sent. With `repair`, also reads the live rules
+    /// and elements (as `diff` does) and rewrites kept chains and maps that were edited
+    /// behind svc2nft's back.
     @discardableResult
-    /// With `repair`, also reads the live rules and elements (as `diff` does) and
-    /// rewrites kept chains and maps that were edited behind svc2nft's back.
     public func apply(_ graph: RuleGraph, repair: Bool = false, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> Applied {
         var current: [TableFamily: TableState] = [:]
         var edited: [TableFamily: Set<String>] = [:]
@@ -36,7 +36,17 @@ public struct Applier {
                 edited[table.family] = Set(chains).union(sets)
             }
         }
-        let plan = GraphEncoder.plan(graph, current: current, edited: edited, fault: fault)
+        return try send(GraphEncoder.plan(graph, current: current, edited: edited, fault: fault))
+    }
+
+    /// Sends only differences (`apply --follow`), trusting that the kernel holds what
+    /// the last apply left; a refused switch is undone as in `apply`.
+    @discardableResult
+    public func apply(_ changes: [TableChange]) throws(ApplyError) -> Applied {
+        try send(GraphEncoder.plan(changes))
+    }
+
+    func send(_ plan: GraphEncoder.Plan) throws(ApplyError) -> Applied {
         if let prepare = plan.prepare { try commit(prepare) }
         do {
             try commit(plan.main)

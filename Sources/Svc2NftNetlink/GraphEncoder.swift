@@ -206,7 +206,6 @@ public enum GraphEncoder {
     /// every rule, re-create changed sets, refill everything.
     static func encodeFullRefresh(_ table: Table, current: TableState, fault: Fault?, into main: inout Batch) {
         let family = table.family
-        let nfFamily = UInt16(K.family(family))
         addTable(family, table.name, comment: nil, into: &main)
         flushRules(family, table.name, chain: nil, object: .table(family, table.name), into: &main)
         let wantedSets = Dictionary(table.sets.map { ($0.name.text, SetDefinition($0)) }, uniquingKeysWith: { a, _ in a })
@@ -336,21 +335,31 @@ public enum GraphEncoder {
             }
         }
 
-        // Elements in chunks, each its own message.
+        addElements(set.elements, to: set.name, id: id, family: family, table: table.name, into: &batch)
+    }
+
+    /// Elements in chunks, each its own message; with `delete`, removes them by key.
+    static func addElements(
+        _ elements: [SetElement], to set: SetName, id: UInt32? = nil, delete: Bool = false, family: TableFamily, table: String,
+        into batch: inout Batch
+    ) {
         var start = 0
-        while start < set.elements.count {
+        while start < elements.count {
             var end = start
             var bytes = 0
-            while end < set.elements.count, bytes < maxElementBytes {
-                let element = set.elements[end]
+            while end < elements.count, bytes < maxElementBytes {
+                let element = elements[end]
                 bytes += 64 + K.keyBytes(element.key).count + (element.verdict.flatMap { K.verdict($0).chain?.utf8.count } ?? 0)
                 end += 1
             }
-            let chunk = NftSet(family: K.family(family), table: table.name, name: set.name.text, id: id)
-            for element in set.elements[start..<end] {
-                chunk.addElement(key: K.keyBytes(element.key), verdict: element.verdict.map(K.verdict))
+            let chunk = NftSet(family: K.family(family), table: table, name: set.text, id: id ?? batch.newSetID())
+            for element in elements[start..<end] {
+                chunk.addElement(key: K.keyBytes(element.key), verdict: delete ? nil : element.verdict.map(K.verdict))
             }
-            batch.add(NFT_MSG_NEWSETELEM, family: nfFamily, flags: NLM_F_CREATE, object: .elements(family, set.name)) {
+            batch.add(
+                delete ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM, family: UInt16(K.family(family)), flags: delete ? 0 : NLM_F_CREATE,
+                object: .elements(family, set)
+            ) {
                 nftnl_set_elems_nlmsg_build_payload($0, chunk.pointer)
             }
             start = end

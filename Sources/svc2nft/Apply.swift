@@ -11,6 +11,17 @@ struct Apply: ParsableCommand {
     @Flag(help: "Also read the live rules and rewrite chains and maps edited behind svc2nft's back (slower).")
     var repair = false
 
+    @Flag(
+        help: ArgumentHelp(
+            "After applying the files, read changed objects from standard input and apply only the differences.",
+            discussion:
+                "Input: JSON objects, Lists or watch events, as 'kubectl get services,endpointslices -A --watch -o json --output-watch-events' prints them. Runs until standard input ends."
+        ))
+    var follow = false
+
+    @Option(name: .customLong("sync-delay"), help: "With --follow: milliseconds of quiet input before changes are applied.")
+    var syncDelay = 100
+
     @OptionGroup var options: NodeOptions
 
     /// Test-only: `SVC2NFT_TEST_FAULT_CHAIN=<chain>` adds a rule the kernel must refuse
@@ -20,6 +31,7 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
+        if follow { try runFollowing() }
         let (graph, _) = Pipeline.graph(options)
         do {
             let applied = try Applier(transport: MNLTransport()).apply(graph, repair: repair, fault: Self.fault)
@@ -36,6 +48,29 @@ struct Apply: ParsableCommand {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
+    }
+}
+
+extension Apply {
+    func runFollowing() throws -> Never {
+        guard !options.paths.contains("-") else {
+            Pipeline.printError("error: --follow reads changes from standard input; give files for the initial state, not '-'")
+            throw ExitCode(2)
+        }
+        guard syncDelay >= 0 else {
+            Pipeline.printError("error: --sync-delay: must be 0 or more milliseconds")
+            throw ExitCode(2)
+        }
+        let (node, objects) = options.paths.isEmpty ? Pipeline.nodeOnly(options) : Pipeline.validatedObjects(options)
+        let transport: MNLTransport
+        do {
+            transport = try MNLTransport()
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        var follower = Follower(node: node, applier: Applier(transport: transport), delayMilliseconds: syncDelay)
+        throw ExitCode(follower.run(initial: objects))
     }
 }
 

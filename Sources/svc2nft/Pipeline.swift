@@ -31,6 +31,33 @@ enum Pipeline {
         exit(2)
     }
 
+    /// For `apply --follow`: the node options and the objects of the input files,
+    /// validated as a whole as `compile` does (exit 2 on bad input).
+    static func validatedObjects(_ options: NodeOptions) -> (NodeConfig, [RawObject]) {
+        do {
+            let node = try options.nodeConfig()
+            let objects = try ManifestReader.read(paths: options.paths)
+            let (_, report) = try ClusterLoader.load(objects, keepGoing: options.keepGoing)
+            for note in report.notes { printError("note: \(note)") }
+            for warning in report.warnings { printError("warning: \(warning)") }
+            return (node, objects)
+        } catch let failure as LoadFailure {
+            for error in failure.errors { printError("error: \(error)") }
+        } catch {
+            printError("error: \(error)")
+        }
+        exit(2)
+    }
+
+    static func nodeOnly(_ options: NodeOptions) -> (NodeConfig, [RawObject]) {
+        do {
+            return (try options.nodeConfig(), [])
+        } catch {
+            printError("error: \(error)")
+            exit(2)
+        }
+    }
+
     static func printError(_ line: String) {
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }

@@ -1,3 +1,4 @@
+import Svc2NftTestSupport
 import Svc2NftCore
 import Testing
 

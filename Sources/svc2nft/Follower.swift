@@ -1,0 +1,113 @@
+import Foundation
+import Svc2NftCore
+import Svc2NftNetlink
+
+/// `apply --follow`: applies the input files, then reads changed objects from standard
+/// input (plain objects, Lists or watch events, as `kubectl get --watch -o json
+/// --output-watch-events` prints them) and, once input has been quiet for the sync
+/// delay, sends only what changed. Keeps each Service's lowering and what it applied,
+/// so a change costs the Services it touches, not the cluster.
+struct Follower {
+    let node: NodeConfig
+    let applier: Applier
+    /// Quiet time before a sync, and the longest a change waits under steady input.
+    let delayMilliseconds: Int32
+    let maxWait: Duration
+    var store = ClusterStore()
+    var lowering: IncrementalLowering
+    var pending: Set<ServiceID> = []
+    /// The kernel may not hold what `lowering` last produced (first sync, or a sync
+    /// failed): read it and apply in full.
+    var needsFull = true
+
+    init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
+        self.node = node
+        self.applier = applier
+        self.delayMilliseconds = Int32(delayMilliseconds)
+        maxWait = .milliseconds(max(10 * delayMilliseconds, 1000))
+        lowering = IncrementalLowering(node: node)
+    }
+
+    /// Runs until standard input ends; returns the exit status (1 if the last sync failed).
+    mutating func run(initial: [RawObject]) -> Int32 {
+        for object in initial { record(ObjectEvent(change: .upsert, object: object)) }
+        if !initial.isEmpty { sync() }
+        var stream = DocumentStream(file: ManifestReader.stdinName)
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        let clock = ContinuousClock()
+        var firstPending: ContinuousClock.Instant? = nil
+        while true {
+            var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
+            let timeout = pending.isEmpty ? -1 : delayMilliseconds
+            if poll(&descriptor, 1, timeout) == 0 {
+                sync()
+                firstPending = nil
+                continue
+            }
+            let count = read(0, &buffer, buffer.count)
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            stream.append(buffer[0..<count])
+            while true {
+                do {
+                    guard let events = try stream.next() else { break }
+                    for event in events { record(event) }
+                } catch {
+                    Pipeline.printError("error: \(error) (document ignored)")
+                }
+            }
+            if !pending.isEmpty {
+                let now = clock.now
+                if let first = firstPending, now - first > maxWait {
+                    sync()
+                    firstPending = nil
+                } else if firstPending == nil {
+                    firstPending = now
+                }
+            }
+        }
+        if stream.hasPartialDocument { Pipeline.printError("warning: standard input ended inside a document; ignored") }
+        if !pending.isEmpty || needsFull { sync() }
+        return needsFull ? 1 : 0
+    }
+
+    mutating func record(_ event: ObjectEvent) {
+        do {
+            pending.formUnion(try store.apply(event))
+        } catch {
+            Pipeline.printError("error: \(error) (object ignored, its previous version stays)")
+        }
+    }
+
+    /// Lowers the touched Services again and sends the differences (or everything, when
+    /// the kernel's state is not known).
+    mutating func sync() {
+        let start = ContinuousClock.now
+        let touched = pending.count
+        let changes = lowering.update(pending, from: store)
+        pending = []
+        do {
+            let applied: Applied
+            let full = needsFull
+            if needsFull {
+                applied = try applier.apply(lowering.graph())
+                needsFull = false
+            } else {
+                applied = try applier.apply(changes)
+            }
+            if let stale = applied.staleLeft {
+                Pipeline.printError("warning: removing stale chains and sets failed (\(stale)); the next full apply removes them")
+            }
+            let chains = changes.map { "\($0.family.rawValue) +\($0.addedChains.count) -\($0.removedChains.count) chains" }
+            let elapsed = (ContinuousClock.now - start).components
+            Pipeline.printError(
+                "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
+                    + (chains.isEmpty ? "" : " (\(chains.joined(separator: ", ")))")
+                    + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
+                    + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
+        } catch {
+            needsFull = true
+            Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
+        }
+    }
+}
