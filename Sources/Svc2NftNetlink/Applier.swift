@@ -1,10 +1,9 @@
+import Foundation
 import Svc2NftCore
 
-/// What `apply` sent, and whether removing stale objects afterwards failed (the new
-/// ruleset is live either way).
+/// What `apply` sent.
 public struct Applied: Sendable {
     public let plan: GraphEncoder.Plan
-    public let staleLeft: ApplyError?
 }
 
 /// Installs a rule graph, or deletes our tables, in one batch through a transport, and
@@ -17,8 +16,7 @@ public struct Applier {
     }
 
     /// Replaces our tables with `graph`: reads what the kernel has, then sends the
-    /// `GraphEncoder.Plan` (one batch for a new table; prepare, switch, cleanup for an
-    /// existing one). Returns the plan it sent. With `repair`, also reads the live rules
+    /// `GraphEncoder.Plan`, one transaction. Returns the plan it sent. With `repair`, also reads the live rules
     /// and elements (as `diff` does) and rewrites kept chains and maps that were edited
     /// behind svc2nft's back.
     @discardableResult
@@ -40,27 +38,25 @@ public struct Applier {
     }
 
     /// Sends only differences (`apply --follow`), trusting that the kernel holds what
-    /// the last apply left; a refused switch is undone as in `apply`.
+    /// the last apply left; reads only the handles of the chains it renames.
     @discardableResult
     public func apply(_ changes: [TableChange]) throws(ApplyError) -> Applied {
-        try send(GraphEncoder.plan(changes))
+        var handles: [TableFamily: [String: UInt64]] = [:]
+        for change in changes {
+            for renamed in change.renamedChains {
+                let name = renamed.old.name.text
+                guard let handle = try transport.chainHandle(change.family, table: change.table, chain: name) else {
+                    throw .kernelRejected(object: .chain(change.family, renamed.old.name, renamed.old.owner), errno: ENOENT)
+                }
+                handles[change.family, default: [:]][name] = handle
+            }
+        }
+        return try send(GraphEncoder.plan(changes, handles: handles))
     }
 
     func send(_ plan: GraphEncoder.Plan) throws(ApplyError) -> Applied {
-        if let prepare = plan.prepare { try commit(prepare) }
-        do {
-            try commit(plan.main)
-        } catch {
-            if let undo = plan.undo { try? commit(undo) }
-            throw error
-        }
-        // The switch is in; stale objects are unreferenced now. A failure here leaves
-        // only unused chains or sets behind, which the next apply removes: not an error.
-        var staleLeft: ApplyError? = nil
-        if let cleanup = plan.cleanup {
-            do { try commit(cleanup) } catch { staleLeft = error }
-        }
-        return Applied(plan: plan, staleLeft: staleLeft)
+        try commit(plan.batch)
+        return Applied(plan: plan)
     }
 
     public func delete(tableName: String) throws(ApplyError) {

@@ -24,9 +24,8 @@ public enum GraphObject: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why `apply` or `delete` failed. The kernel commits a batch whole or not at all, and
-/// `apply` undoes its prepare batch when the switch fails, so the previous ruleset is
-/// untouched (a failed cleanup after the switch is reported as `Applied.staleLeft`).
+/// Why `apply` or `delete` failed. Each sends one batch, which the kernel commits whole
+/// or not at all, so after a failure the previous ruleset is untouched.
 public enum ApplyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The kernel refused a message: the first error of the batch, with its object.
     case kernelRejected(object: GraphObject, errno: Int32)

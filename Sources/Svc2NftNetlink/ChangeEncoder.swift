@@ -2,39 +2,44 @@ import CNftnl
 import Svc2NftCore
 
 extension GraphEncoder {
-    /// The batches for `TableChange`s (`apply --follow`), in the same three steps as an
-    /// update: prepare the new chains and sets, switch the shared maps' elements
-    /// (remove, then add: a changed element is both), clean up what is no longer used.
-    /// Sends nothing about the rest of the table, and reads nothing from the kernel.
-    public static func plan(_ changes: [TableChange]) -> Plan {
-        var prepare = Batch(), main = Batch(), cleanup = Batch(), undo = Batch()
+    /// The batch for `TableChange`s (`apply --follow`): one transaction, ordered as an
+    /// update (see the type's comment): new chains and sets, rules of new chains,
+    /// changed chains rewritten under their old names, shared-map elements removed then
+    /// added, removed chains and sets deleted, changed chains renamed. `handles` gives
+    /// the kernel handle of each changed chain's old version.
+    public static func plan(_ changes: [TableChange], handles: [TableFamily: [String: UInt64]]) -> Plan {
+        var batch = Batch()
+        var tally = Tally()
         for change in changes {
             let family = change.family
             let table = Table(family: family, name: change.table, comment: nil, sets: [], chains: [])
-            if !change.addedChains.isEmpty || !change.addedSets.isEmpty {
-                addTable(family, change.table, comment: nil, into: &prepare)
-                for chain in change.addedChains { addChain(chain, table: table, into: &prepare) }
-                for set in change.addedSets { encode(set, table: table, create: true, into: &prepare) }
-                for chain in change.addedChains { addRules(of: chain, table: table, fault: nil, into: &prepare) }
-                for set in change.addedSets { deleteSet(family, change.table, set.name.text, into: &undo) }
-                deleteChains(change.addedChains.map { ($0.name.text, $0.owner) }, family: family, table: change.table, into: &undo)
+            let oldNames = Dictionary(uniqueKeysWithValues: change.renamedChains.map { ($0.new.name, $0.old.name) })
+            addTable(family, change.table, comment: nil, into: &batch)
+            for chain in change.addedChains { addChain(chain, table: table, into: &batch) }
+            for set in change.addedSets { encode(set.retargeted(oldNames), table: table, create: true, into: &batch) }
+            for chain in change.addedChains { addRules(of: chain.retargeted(oldNames), table: table, fault: nil, into: &batch) }
+            for renamed in change.renamedChains {
+                let old = renamed.old.name.text
+                flushRules(family, change.table, chain: old, object: .chain(family, renamed.new.name, renamed.new.owner), into: &batch)
+                addRules(of: renamed.new.retargeted(oldNames), table: table, fault: nil, as: old, into: &batch)
             }
-            addTable(family, change.table, comment: nil, into: &main)
             for (set, elements) in change.elements.sorted(by: { $0.key < $1.key }) {
-                addElements(elements.removed, to: set, delete: true, family: family, table: change.table, into: &main)
-                addElements(elements.added, to: set, family: family, table: change.table, into: &main)
+                addElements(elements.removed, to: set, delete: true, family: family, table: change.table, into: &batch)
+                addElements(elements.added.map { $0.retargeted(oldNames) }, to: set, family: family, table: change.table, into: &batch)
             }
-            if !change.removedChains.isEmpty || !change.removedSets.isEmpty {
-                for chain in change.removedChains {
-                    flushRules(family, change.table, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &cleanup)
-                }
-                for set in change.removedSets { deleteSet(family, change.table, set.name.text, into: &cleanup) }
-                deleteChains(change.removedChains.map { ($0.name.text, $0.owner) }, family: family, table: change.table, into: &cleanup)
+            for chain in change.removedChains {
+                flushRules(family, change.table, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &batch)
             }
+            for set in change.removedSets { deleteSet(family, change.table, set.name.text, into: &batch) }
+            deleteChains(change.removedChains.map { ($0.name.text, $0.owner) }, family: family, table: change.table, into: &batch)
+            for renamed in change.renamedChains {
+                guard let handle = handles[family]?[renamed.old.name.text] else { continue }
+                renameChain(family, change.table, handle: handle, to: renamed.new, into: &batch)
+            }
+            tally.created += change.addedChains.count
+            tally.rewritten += change.renamedChains.count
+            tally.deleted += change.removedChains.count
         }
-        func nonEmpty(_ batch: consuming Batch) -> FinalizedBatch? {
-            batch.messageCount == 0 ? nil : batch.finalize()
-        }
-        return Plan(prepare: nonEmpty(prepare), main: main.finalize(), cleanup: nonEmpty(cleanup), undo: nonEmpty(undo))
+        return Plan(batch: batch.finalize(), created: tally.created, rewritten: tally.rewritten, deleted: tally.deleted)
     }
 }

@@ -1,23 +1,21 @@
 import CNftnl
 import Svc2NftCore
 
-/// Rule graph -> netlink batches; the kernel commits each batch whole or not at all.
+/// Rule graph -> one netlink batch; the kernel commits it whole or not at all.
 ///
-/// A table that does not exist yet is created in one batch: table, chains, sets with
-/// elements, rules, in graph order.
+/// A table that does not exist yet is created: table, chains, sets with elements,
+/// rules, in graph order.
 ///
-/// An existing table is updated without rewriting any chain a packet may be in (see
-/// `Versioning` for why): chains are named after their content, so a `Plan` is
-/// 1. prepare: create the chains and sets the kernel lacks, with their rules and
-///    elements; nothing refers to them yet;
-/// 2. switch: refill the elements of the kept sets (the dispatch maps now point at the
-///    new chains), and re-point a base chain whose target chain is new. Session-affinity
-///    sets keep their entries; chains whose name (so content) is unchanged are not
-///    touched at all;
-/// 3. cleanup: delete chains and sets the graph no longer has.
-/// If the switch fails, `undo` removes what prepare added, so the previous ruleset is
-/// left exactly as it was. Only when a fixed set or base chain itself changed shape
-/// (another svc2nft version) is everything flushed and refilled in the switch.
+/// An existing table is updated in the same single transaction without creating a
+/// chain that a shared map's element points at in that same transaction (see
+/// `Versioning` for why): chains are named after their content, and a chain whose
+/// content changed is **rewritten in place and renamed** to its new version's name
+/// (same unversioned name), so every map element and rule that pointed at it still
+/// does. Within the batch it is called by its old name (the kernel renames at commit).
+/// Chains without an earlier version are created, chains without a new one deleted
+/// after everything that referred to them is gone, the shared maps refilled. Only when
+/// a fixed set or base chain itself changed shape (another svc2nft version) is every
+/// rule flushed and refilled.
 public enum GraphEncoder {
     /// Element messages stay well under the 64 KiB netlink attribute limit.
     static let maxElementBytes = 32 * 1024
@@ -32,24 +30,25 @@ public enum GraphEncoder {
         func matches(_ name: ChainName) -> Bool { name.text == chain || name.text.hasPrefix(chain + "_") }
     }
 
-    /// The batches of one apply, in order; empty ones are nil.
+    /// The batch of one apply and what it does to chains.
     public struct Plan: Sendable {
-        public let prepare: FinalizedBatch?
-        public let main: FinalizedBatch
-        public let cleanup: FinalizedBatch?
-        /// Deletes what `prepare` created, for when `main` fails.
-        public let undo: FinalizedBatch?
+        public let batch: FinalizedBatch
+        public var created = 0
+        public var rewritten = 0
+        public var deleted = 0
 
-        public var sent: [FinalizedBatch] { [prepare, main, cleanup].compactMap { $0 } }
-        public var messageCount: Int { sent.map(\.messageCount).reduce(0, +) }
-        public var byteCount: Int { sent.map(\.byteCount).reduce(0, +) }
+        public var messageCount: Int { batch.messageCount }
+        public var byteCount: Int { batch.byteCount }
 
-        /// "prepare 120, switch 14, cleanup 30 messages"
+        /// "1 transaction, 120 messages: 3 chains created, 2 rewritten in place, 3 deleted"
         public var summary: String {
-            [("prepare", prepare), ("switch", main), ("cleanup", cleanup)].compactMap { name, batch in
-                batch.map { "\(name) \($0.messageCount)" }
-            }.joined(separator: ", ") + " messages"
+            "1 transaction, \(messageCount) messages: \(created) chains created, \(rewritten) rewritten in place, \(deleted) deleted"
         }
+    }
+
+    /// Chain counts for `Plan`.
+    struct Tally {
+        var created = 0, rewritten = 0, deleted = 0
     }
 
     /// `current` is what the kernel holds now, per family (absent: no such table).
@@ -58,20 +57,17 @@ public enum GraphEncoder {
     public static func plan(
         _ graph: RuleGraph, current: [TableFamily: TableState] = [:], edited: [TableFamily: Set<String>] = [:], fault: Fault? = nil
     ) -> Plan {
-        var prepare = Batch(), main = Batch(), cleanup = Batch(), undo = Batch()
+        var batch = Batch()
+        var tally = Tally()
         for table in graph.tables {
             if let state = current[table.family] {
-                encodeUpdate(
-                    table, current: state, edited: edited[table.family] ?? [], fault: fault, prepare: &prepare, main: &main,
-                    cleanup: &cleanup, undo: &undo)
+                encodeUpdate(table, current: state, edited: edited[table.family] ?? [], fault: fault, into: &batch, tally: &tally)
             } else {
-                encodeCreate(table, fault: fault, into: &main)
+                encodeCreate(table, fault: fault, into: &batch)
+                tally.created += table.chains.count
             }
         }
-        func nonEmpty(_ batch: consuming Batch) -> FinalizedBatch? {
-            batch.messageCount == 0 ? nil : batch.finalize()
-        }
-        return Plan(prepare: nonEmpty(prepare), main: main.finalize(), cleanup: nonEmpty(cleanup), undo: nonEmpty(undo))
+        return Plan(batch: batch.finalize(), created: tally.created, rewritten: tally.rewritten, deleted: tally.deleted)
     }
 
     /// Deletes our tables; succeeds when they are absent (each is added first).
@@ -111,8 +107,7 @@ public enum GraphEncoder {
     }
 
     static func encodeUpdate(
-        _ table: Table, current: TableState, edited: Set<String> = [], fault: Fault?,
-        prepare: inout Batch, main: inout Batch, cleanup: inout Batch, undo: inout Batch
+        _ table: Table, current: TableState, edited: Set<String> = [], fault: Fault?, into batch: inout Batch, tally: inout Tally
     ) {
         let family = table.family
         let wantedSets = Dictionary(table.sets.map { ($0.name.text, SetDefinition($0)) }, uniquingKeysWith: { a, _ in a })
@@ -121,62 +116,78 @@ public enum GraphEncoder {
             current.sets.contains { name, have in wantedSets[name].map { $0 != have } ?? false }
             || current.chains.contains { name, have in wantedChains[name].map { $0 != have } ?? false }
         if reshaped {
-            encodeFullRefresh(table, current: current, fault: fault, into: &main)
-            deleteStale(table, current: current, into: &cleanup)
+            encodeFullRefresh(table, current: current, fault: fault, into: &batch)
+            tally.rewritten += table.chains.count
+            tally.deleted += deleteStale(table, current: current, into: &batch)
             return
         }
-        let newSets = table.sets.filter { current.sets[$0.name.text] == nil }
-        let newChains = table.chains.filter { current.chains[$0.name.text] == nil }
-        let newChainNames = Set(newChains.map(\.name))
 
-        // 1. prepare: new chains (map elements may point at them), new sets with their
-        //    elements, then the new chains' rules (which refer to both).
-        if !newSets.isEmpty || !newChains.isEmpty {
-            addTable(family, table.name, comment: nil, into: &prepare)
-            for chain in newChains { addChain(chain, table: table, into: &prepare) }
-            for set in newSets {
-                encode(set, table: table, create: true, into: &prepare)
-            }
-            for chain in newChains { addRules(of: chain, table: table, fault: fault, into: &prepare) }
-            // Undo: sets first (their elements hold references to the new chains).
-            for set in newSets { deleteSet(family, table.name, set.name.text, into: &undo) }
-            deleteChains(newChains.map { ($0.name.text, $0.owner) }, family: family, table: table.name, into: &undo)
+        // Pair each new chain with a stale version of itself, if the kernel has one.
+        var staleByBase: [Substring: String] = [:]
+        for name in current.chains.keys.sorted() where wantedChains[name] == nil && current.chains[name] == .regular {
+            guard current.handles[name] != nil else { continue }
+            let base = ChainName(name).unversioned
+            if staleByBase[base] == nil { staleByBase[base] = name }
         }
+        var newChains: [Chain] = []
+        var renamed: [(old: String, chain: Chain)] = []
+        for chain in table.chains where current.chains[chain.name.text] == nil {
+            if chain.kind == .regular, let old = staleByBase.removeValue(forKey: chain.name.unversioned) {
+                renamed.append((old, chain))
+            } else {
+                newChains.append(chain)
+            }
+        }
+        let oldNames = Dictionary(uniqueKeysWithValues: renamed.map { ($0.chain.name, ChainName($0.old)) })
+        let newChainNames = Set(newChains.map(\.name))
+        let newSets = table.sets.filter { current.sets[$0.name.text] == nil }
 
-        // 2. switch: refill the kept sets; re-point kept chains that lead to new chains.
-        addTable(family, table.name, comment: nil, into: &main)
-        for set in table.sets where current.sets[set.name.text] != nil {
-            // Affinity entries survive; content-named maps already hold what their name
-            // says, unless someone edited them.
-            if SetDefinition(set).isDynamic || (set.isImmutable && !edited.contains(set.name.text)) { continue }
-            flushElements(family, table.name, set.name.text, into: &main)
-            encode(set, table: table, create: false, into: &main)
+        addTable(family, table.name, comment: nil, into: &batch)
+        for chain in newChains { addChain(chain, table: table, into: &batch) }
+        for set in newSets { encode(set.retargeted(oldNames), table: table, create: true, into: &batch) }
+        for chain in newChains { addRules(of: chain.retargeted(oldNames), table: table, fault: fault, into: &batch) }
+        for (old, chain) in renamed {
+            flushRules(family, table.name, chain: old, object: .chain(family, chain.name, chain.owner), into: &batch)
+            addRules(of: chain.retargeted(oldNames), table: table, fault: fault, as: old, into: &batch)
         }
         var rewritten: Set<ChainName> = []
         for chain in table.chains where current.chains[chain.name.text] != nil {
             let targets = chain.rules.flatMap(\.exprs).flatMap(ChainTargets.of)
             guard targets.contains(where: newChainNames.contains) || edited.contains(chain.name.text) else { continue }
-            flushRules(family, table.name, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &main)
-            addRules(of: chain, table: table, fault: fault, into: &main)
+            flushRules(family, table.name, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &batch)
+            addRules(of: chain.retargeted(oldNames), table: table, fault: fault, into: &batch)
             rewritten.insert(chain.name)
         }
-        if let fault, !newChains.contains(where: { fault.matches($0.name) }), !rewritten.contains(where: fault.matches),
-            let chain = table.chains.first(where: { fault.matches($0.name) })
+        if let fault, !newChains.contains(where: { fault.matches($0.name) }), !renamed.contains(where: { fault.matches($0.chain.name) }),
+            !rewritten.contains(where: fault.matches), let chain = table.chains.first(where: { fault.matches($0.name) })
         {
             // The faulty rule must reach the kernel even when its chain is kept.
-            addRules(of: Chain(name: chain.name, kind: chain.kind, rules: [], owner: chain.owner), table: table, fault: fault, into: &main)
+            addRules(of: Chain(name: chain.name, kind: chain.kind, rules: [], owner: chain.owner), table: table, fault: fault, into: &batch)
         }
-
-        // 3. cleanup.
-        deleteStale(table, current: current, into: &cleanup)
+        // The shared maps: refilled (affinity entries survive; content-named sets hold
+        // what their name says unless someone edited them).
+        for set in table.sets where current.sets[set.name.text] != nil {
+            if SetDefinition(set).isDynamic || (set.isImmutable && !edited.contains(set.name.text)) { continue }
+            flushElements(family, table.name, set.name.text, into: &batch)
+            encode(set.retargeted(oldNames), table: table, create: false, into: &batch)
+        }
+        let keep = Set(renamed.map(\.old))
+        tally.deleted += deleteStale(table, current: current, keeping: keep, into: &batch)
+        for (old, chain) in renamed {
+            renameChain(family, table.name, handle: current.handles[old]!, to: chain, into: &batch)
+        }
+        tally.created += newChains.count
+        tally.rewritten += renamed.count + rewritten.count
     }
 
-    /// Chains and sets the kernel has and the graph does not. Each stale chain's rules
-    /// are flushed first (they refer to sets and other chains), then the stale sets go
-    /// (their elements refer to chains), then the chains.
-    static func deleteStale(_ table: Table, current: TableState, into batch: inout Batch) {
+    /// Chains and sets the kernel has and the graph does not (except `keeping`, chains
+    /// being renamed). Each stale chain's rules are flushed first (they refer to sets and
+    /// other chains), then the stale sets go (their elements refer to chains), then the
+    /// chains. Returns the number of chains deleted.
+    @discardableResult
+    static func deleteStale(_ table: Table, current: TableState, keeping: Set<String> = [], into batch: inout Batch) -> Int {
         let wanted = Set(table.chains.map(\.name.text))
-        let stale = current.chains.keys.filter { !wanted.contains($0) }.sorted()
+        let stale = current.chains.keys.filter { !wanted.contains($0) && !keeping.contains($0) }.sorted()
         for name in stale {
             flushRules(table.family, table.name, chain: name, object: .chain(table.family, ChainName(name), nil), into: &batch)
         }
@@ -185,6 +196,7 @@ public enum GraphEncoder {
             deleteSet(table.family, table.name, name, into: &batch)
         }
         deleteChains(stale.map { ($0, Owner?.none) }, family: table.family, table: table.name, into: &batch)
+        return stale.count
     }
 
     /// Deletes chains callers first: external and firewall chains, then policy chains,
@@ -249,7 +261,9 @@ public enum GraphEncoder {
         }
     }
 
-    static func addRules(of chain: Chain, table: Table, fault: Fault?, into batch: inout Batch) {
+    /// The chain's rules, appended; `as` names the kernel chain they go into when that
+    /// is an older version of `chain` (renamed at the end of the batch).
+    static func addRules(of chain: Chain, table: Table, fault: Fault?, as kernelName: String? = nil, into batch: inout Batch) {
         let family = table.family
         let encoder = ExprEncoder(family: family, table: table.name)
         var rules = chain.rules
@@ -258,7 +272,7 @@ public enum GraphEncoder {
         }
         for (index, rule) in rules.enumerated() {
             let object = GraphObject.rule(family, chain.name, index: index, chain.owner)
-            let r = NftRule(family: K.family(family), table: table.name, chain: chain.name.text)
+            let r = NftRule(family: K.family(family), table: table.name, chain: kernelName ?? chain.name.text)
             for expr in rule.exprs {
                 encoder.encode(expr, into: r, batch: &batch, owner: object)
             }
@@ -270,6 +284,15 @@ public enum GraphEncoder {
             batch.add(NFT_MSG_NEWRULE, family: UInt16(K.family(family)), flags: NLM_F_CREATE | NLM_F_APPEND, object: object) {
                 nftnl_rule_nlmsg_build_payload($0, r.pointer)
             }
+        }
+    }
+
+    /// Renames the chain with this handle (its old version) to `chain`'s name.
+    static func renameChain(_ family: TableFamily, _ table: String, handle: UInt64, to chain: Chain, into batch: inout Batch) {
+        let c = NftChain(family: K.family(family), table: table, name: chain.name.text)
+        c.setHandle(handle)
+        batch.add(NFT_MSG_NEWCHAIN, family: UInt16(K.family(family)), flags: 0, object: .chain(family, chain.name, chain.owner)) {
+            nftnl_chain_nlmsg_build_payload($0, c.pointer)
         }
     }
 

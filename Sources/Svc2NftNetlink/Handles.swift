@@ -91,6 +91,8 @@ struct NftChain: ~Copyable {
         nftnl_chain_set_u32(pointer, UInt16(NFTNL_CHAIN_POLICY.rawValue), 1 /* NF_ACCEPT */)
     }
 
+    func setHandle(_ handle: UInt64) { nftnl_chain_set_u64(pointer, UInt16(NFTNL_CHAIN_HANDLE.rawValue), handle) }
+
     func setUserData(_ data: [UInt8]) {
         data.withUnsafeBytes { _ = nftnl_chain_set_data(pointer, UInt16(NFTNL_CHAIN_USERDATA.rawValue), $0.baseAddress, UInt32($0.count)) }
     }

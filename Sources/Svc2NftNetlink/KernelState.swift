@@ -7,10 +7,13 @@ import Svc2NftCore
 public struct TableState: Equatable, Sendable {
     public var chains: [String: ChainKind]
     public var sets: [String: SetDefinition]
+    /// Chain handles, which a rename needs.
+    public var handles: [String: UInt64]
 
-    public init(chains: [String: ChainKind] = [:], sets: [String: SetDefinition] = [:]) {
+    public init(chains: [String: ChainKind] = [:], sets: [String: SetDefinition] = [:], handles: [String: UInt64] = [:]) {
         self.chains = chains
         self.sets = sets
+        self.handles = handles
     }
 }
 
@@ -48,7 +51,7 @@ public struct SetDefinition: Equatable, Sendable {
 enum StateParser {
     static let hooks: [UInt32: Hook] = [0: .prerouting, 1: .input, 2: .forward, 3: .output, 4: .postrouting]
 
-    static func chain(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, ChainKind)? {
+    static func chain(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, ChainKind, UInt64)? {
         guard let chain = nftnl_chain_alloc() else { return nil }
         defer { nftnl_chain_free(chain) }
         guard nftnl_chain_nlmsg_parse(header, chain) >= 0,
@@ -63,7 +66,7 @@ enum StateParser {
         {
             kind = .base(type, hook, priority: Int(nftnl_chain_get_s32(chain, UInt16(NFTNL_CHAIN_PRIO.rawValue))))
         }
-        return (String(cString: name), kind)
+        return (String(cString: name), kind, nftnl_chain_get_u64(chain, UInt16(NFTNL_CHAIN_HANDLE.rawValue)))
     }
 
     static func set(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, SetDefinition)? {

@@ -20,6 +20,9 @@ public protocol NetfilterTransport: AnyObject {
 
     /// Our table of `family` as the kernel has it now; nil when it does not exist.
     func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState?
+
+    /// One chain's handle (a rename needs it); nil when there is no such chain.
+    func chainHandle(_ family: TableFamily, table: String, chain: String) throws(ApplyError) -> UInt64?
 }
 
 /// A transport that can also read a table's rules and elements back (for `diff`).
@@ -103,12 +106,33 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         guard exists else { return nil }
         var state = TableState()
         try dump(NFT_MSG_GETCHAIN, family: family) { header in
-            if let (name, kind) = StateParser.chain(header, table: table) { state.chains[name] = kind }
+            if let (name, kind, handle) = StateParser.chain(header, table: table) {
+                state.chains[name] = kind
+                state.handles[name] = handle
+            }
         }
         try dump(NFT_MSG_GETSET, family: family) { header in
             if let (name, definition) = StateParser.set(header, table: table) { state.sets[name] = definition }
         }
         return state
+    }
+
+    public func chainHandle(_ family: TableFamily, table: String, chain name: String) throws(ApplyError) -> UInt64? {
+        var handle: UInt64? = nil
+        do {
+            try dump(
+                NFT_MSG_GETCHAIN, family: family, flags: UInt16(NLM_F_ACK),
+                payload: { header in
+                    let chain = NftChain(family: K.family(family), table: table, name: name)
+                    nftnl_chain_nlmsg_build_payload(header, chain.pointer)
+                }
+            ) { header in
+                if let (found, _, value) = StateParser.chain(header, table: table), found == name { handle = value }
+            }
+        } catch .socket(_, let code) where code == ENOENT {
+            return nil
+        }
+        return handle
     }
 
     public func live(_ family: TableFamily, table: String) throws(ApplyError) -> LiveTable? {
@@ -165,16 +189,17 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
 
     private var dumpSequence: UInt32 = 0x5000_0000
 
-    /// One NLM_F_DUMP request for `family`; `each` sees every answer message.
+    /// One NLM_F_DUMP request for `family` (or, with other `flags`, a single get);
+    /// `each` sees every answer message.
     private func dump(
-        _ type: nf_tables_msg_types, family: TableFamily, payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil,
-        each: (UnsafePointer<nlmsghdr>) -> Void
+        _ type: nf_tables_msg_types, family: TableFamily, flags: UInt16 = UInt16(NLM_F_DUMP),
+        payload: ((UnsafeMutablePointer<nlmsghdr>) -> Void)? = nil, each: (UnsafePointer<nlmsghdr>) -> Void
     ) throws(ApplyError) {
         dumpSequence += 1
         var request = [CChar](repeating: 0, count: 1024)
         let length = request.withUnsafeMutableBufferPointer { buffer -> Int in
             let header = nftnl_nlmsg_build_hdr(
-                buffer.baseAddress, UInt16(type.rawValue), UInt16(K.family(family)), UInt16(NLM_F_DUMP), dumpSequence)!
+                buffer.baseAddress, UInt16(type.rawValue), UInt16(K.family(family)), flags, dumpSequence)!
             payload?(header)
             return Int(header.pointee.nlmsg_len)
         }
@@ -265,6 +290,10 @@ public final class RecordingTransport: NetfilterTransport {
     }
 
     public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? { kernel[family] }
+
+    public func chainHandle(_ family: TableFamily, table: String, chain: String) throws(ApplyError) -> UInt64? {
+        kernel[family]?.handles[chain]
+    }
 
     public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
         batches.append(batch)

@@ -57,18 +57,20 @@ enum Bench {
                 String(format: "%.2f s / %d MB", compile.seconds, compile.peakRSSKB / 1024),
             ]
             guard root else {
-                rows.append(row + ["(needs root)", "", "", "", "", ""])
+                rows.append(row + ["(needs root)", "", "", "", "", "", ""])
                 continue
             }
             log("size \(n): nft -f (timeout \(Int(options.nftTimeout)) s)")
             let nft = inNamespace { ns in Spawn.run(["ip", "netns", "exec", ns, "nft", "-f", ruleset], timeout: options.nftTimeout) }
-            log("size \(n): apply, re-apply, one changed")
+            log("size \(n): apply, re-apply, changed input, one changed under --follow")
             var full = Measured(status: -1, seconds: 0, peakRSSKB: 0), again = full, one = full
             inNamespace { ns in
                 full = Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input])
                 again = Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input])
                 one = Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [changed])
             }
+            let change = Generator(services: n, endpoints: 10, changed: n / 2, only: n / 2).generate()
+            let followed = inNamespace { ns in FollowProbe.run(namespace: ns, binary: binary, arguments: nodeArgs + [input], change: change) }
             log("size \(n): data plane")
             let loaded = latency(testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe])
             let alone = latency(testbed: testbed, loader: [binary, "apply"] + nodeArgs + [probe])
@@ -83,7 +85,9 @@ enum Bench {
                 nftText,
                 full.ok ? String(format: "%.2f s%@", full.seconds, ratio) : "failed",
                 again.ok ? String(format: "%.2f s", again.seconds) : "failed",
-                one.ok && full.ok ? String(format: "%.2f s (%.0f%% of full)", one.seconds, 100 * one.seconds / full.seconds) : "failed",
+                one.ok ? String(format: "%.2f s", one.seconds) : "failed",
+                followed != nil && full.ok
+                    ? String(format: "%.1f ms (%.2f%% of full)", followed!.change * 1000, 100 * followed!.change / full.seconds) : "failed",
                 loaded != nil && alone != nil
                     ? String(format: "%.0f us vs %.0f us (%.2fx)", loaded! * 1e6, alone! * 1e6, loaded! / alone!) : "failed",
             ]
@@ -104,9 +108,9 @@ enum Bench {
         }
 
         print(
-            "| Services x endpoints | JSON | parse | compile (wall / peak RSS) | nft -f | full apply | re-apply | one Service changed | first connection, median (N vs 1 Service) |"
+            "| Services x endpoints | JSON | parse | compile (wall / peak RSS) | nft -f | full apply | re-apply | apply of input with one Service changed | one Service changed, apply --follow | first connection, median (N vs 1 Service) |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for row in rows { print("| " + row.joined(separator: " | ") + " |") }
         print("")
         print("Compile growth: " + growth.joined(separator: "; "))

@@ -8,6 +8,8 @@ struct Generator {
     let endpoints: Int
     /// Index of a Service whose endpoints are shifted (for "one Service changed").
     var changed: Int? = nil
+    /// Only this Service and its slices (a List), as a watch would send them again.
+    var only: Int? = nil
 
     func clusterIP(_ i: Int) -> String { "10.\(96 + i / 65536).\((i / 256) % 256).\(i % 256)" }
     func podIP(_ i: Int, _ k: Int) -> String {
@@ -30,7 +32,7 @@ struct Generator {
             first = false
             out += text
         }
-        for i in 0..<services {
+        for i in only.map({ [$0] }) ?? Array(0..<services) {
             let ns = "team-\(i % 97)"
             let name = "svc-\(i)"
             let kind = i % 10 < 7 ? "ClusterIP" : i % 10 < 9 ? "NodePort" : "LoadBalancer"

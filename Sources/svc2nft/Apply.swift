@@ -36,10 +36,6 @@ struct Apply: ParsableCommand {
         do {
             let applied = try Applier(transport: MNLTransport()).apply(graph, repair: repair, fault: Self.fault)
             let plan = applied.plan
-            if let stale = applied.staleLeft {
-                Pipeline.printError(
-                    "warning: the new ruleset is live, but removing stale chains and sets failed (\(stale)); the next apply removes them")
-            }
             let rules = graph.tables.flatMap(\.chains).map(\.rules.count).reduce(0, +)
             Pipeline.printError(
                 "applied: \(graph.tables.count) tables, \(graph.tables.flatMap(\.chains).count) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)"

@@ -95,14 +95,9 @@ struct Follower {
             } else {
                 applied = try applier.apply(changes)
             }
-            if let stale = applied.staleLeft {
-                Pipeline.printError("warning: removing stale chains and sets failed (\(stale)); the next full apply removes them")
-            }
-            let chains = changes.map { "\($0.family.rawValue) +\($0.addedChains.count) -\($0.removedChains.count) chains" }
             let elapsed = (ContinuousClock.now - start).components
             Pipeline.printError(
                 "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
-                    + (chains.isEmpty ? "" : " (\(chains.joined(separator: ", ")))")
                     + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
                     + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
         } catch {

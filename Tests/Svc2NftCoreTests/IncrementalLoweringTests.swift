@@ -67,8 +67,9 @@ import Testing
         #expect(v4.addedChains.map(\.name.text).allSatisfy { $0.contains("default/web/") })
         #expect(v4.addedChains.contains { $0.name.text.hasPrefix("ep-default/web/tcp/http__10.244.1.6/8080_") })
         #expect(v4.removedChains.contains { $0.name.text.hasPrefix("ep-default/web/tcp/http__10.244.1.5/8080_") })
-        #expect(v4.elements.keys.map(\.text) == ["service-ips"])
-        #expect(v4.elements.values.first?.removed.count == 1 && v4.elements.values.first?.added.count == 1)
+        // The policy chain is rewritten and renamed in place; the dispatch element follows it.
+        #expect(v4.renamedChains.map(\.new.name.unversioned) == ["svc-default/web/tcp/http"])
+        #expect(v4.elements.isEmpty, "\(v4.elements)")
     }
 
     @Test func streamSplitsDocumentsAcrossReads() throws {
@@ -120,10 +121,13 @@ import Testing
         var tables = graph.tables
         guard let index = tables.firstIndex(where: { $0.family == change.family }) else { return graph }
         var table = tables[index]
-        let removedChains = Set(change.removedChains.map(\.name))
+        let removedChains = Set(change.removedChains.map(\.name) + change.renamedChains.map(\.old.name))
         let removedSets = Set(change.removedSets.map(\.name))
-        table.chains = table.chains.filter { !removedChains.contains($0.name) } + change.addedChains
+        // A renamed chain is the same chain: whatever pointed at it shows the new name.
+        let names = Dictionary(uniqueKeysWithValues: change.renamedChains.map { ($0.old.name, $0.new.name) })
+        table.chains = table.chains.filter { !removedChains.contains($0.name) } + change.addedChains + change.renamedChains.map(\.new)
         table.sets = table.sets.filter { !removedSets.contains($0.name) } + change.addedSets
+        for index in table.sets.indices { table.sets[index].elements = table.sets[index].elements.map { $0.retargeted(names) } }
         for (name, elements) in change.elements {
             guard let at = table.sets.firstIndex(where: { $0.name == name }) else { continue }
             let removedKeys = Set(elements.removed.map(\.key))

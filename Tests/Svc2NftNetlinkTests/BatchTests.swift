@@ -71,6 +71,7 @@ struct Message: Equatable {
         var state = TableState()
         for chain in table.chains { state.chains[chain.name.text] = chain.kind }
         for name in extraChains { state.chains[name] = .regular }
+        for (index, name) in state.chains.keys.sorted().enumerated() { state.handles[name] = UInt64(index + 1) }
         for set in table.sets { state.sets[set.name.text] = SetDefinition(set) }
         return state
     }
@@ -83,7 +84,7 @@ struct Message: Equatable {
             .ip: Self.kernel(after: graph, family: .ip), .ip6: Self.kernel(after: graph, family: .ip6),
         ])
         try Applier(transport: transport).apply(graph)
-        #expect(transport.batches.count == 1, "no prepare and no cleanup batch")
+        #expect(transport.batches.count == 1, "one transaction")
         let batch = try #require(transport.batches.first)
         let types = Message.parse(batch).map(\.type)
         for forbidden in [
@@ -96,44 +97,38 @@ struct Message: Equatable {
         #expect(!flushed.contains { if case .elements(_, let name) = $0 { name.text.hasPrefix("aff-") } else { false } })
     }
 
-    /// Chains the graph no longer has go in a cleanup batch after the switch.
-    @Test func staleChainsAreDeletedAfterTheSwitch() throws {
+    /// Chains the graph no longer has are deleted in the same transaction, after the
+    /// dispatch maps no longer point at them, callers before callees.
+    @Test func staleChainsAreDeletedAfterTheirReferences() throws {
         let graph = try Self.graph("shop")
         let kernel = Self.kernel(
             after: graph, family: .ip, extraChains: ["svc-gone/old/tcp/http_aaaaaaaa", "ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"])
         let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
-        try Applier(transport: transport).apply(graph)
-        #expect(transport.batches.count == 2)
-        let main = try #require(transport.batches.first)
-        #expect(!Message.parse(main).contains { $0.type == Message.delChain })
-        let cleanup = try #require(transport.batches.last)
-        let deleted = Message.parse(cleanup).filter { $0.type == Message.delChain }.compactMap { cleanup.objects[$0.sequence] }
-        // Callers before callees: the policy chain, then the endpoint chain it jumps to.
+        let applied = try Applier(transport: transport).apply(graph)
+        #expect(transport.batches.count == 1)
+        #expect(applied.plan.deleted == 2 && applied.plan.created == 0 && applied.plan.rewritten == 0, "\(applied.plan.summary)")
+        let batch = try #require(transport.batches.first)
+        let messages = Message.parse(batch)
+        let deletes = messages.filter { $0.type == Message.delChain }
+        let deleted = deletes.compactMap { batch.objects[$0.sequence] }
         #expect(
             deleted == [
                 .chain(.ip, ChainName("svc-gone/old/tcp/http_aaaaaaaa"), nil),
                 .chain(.ip, ChainName("ep-gone/old/tcp/http__10.1.1.1/80_bbbbbbbb"), nil),
             ])
+        let lastRefill = try #require(messages.lastIndex { $0.type == Message.newSetElem })
+        #expect(messages.firstIndex { $0.type == Message.delChain }! > lastRefill)
     }
 
-    /// A refused switch batch triggers the undo of the prepare batch; a refused cleanup
-    /// batch is not an error (the switch is live), only reported.
-    @Test func failuresAfterPrepareAreUndoneAndCleanupFailuresOnlyReported() throws {
+    /// A refused batch is the whole apply: nothing else is sent, the kernel keeps the
+    /// previous ruleset.
+    @Test func aRefusedBatchIsTheWholeApply() throws {
         let graph = try Self.graph("shop")
         var kernel = Self.kernel(after: graph, family: .ip, extraChains: ["svc-gone/old/tcp/http_aaaaaaaa"])
         for name in kernel.chains.keys where name.hasPrefix("ep-shop/web") { kernel.chains[name] = nil }
-        let state: [TableFamily: TableState] = [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)]
-
-        let switchFails = RecordingTransport(failContentMessage: (0, 22), failBatch: 1, kernel: state)
-        #expect(throws: ApplyError.self) { try Applier(transport: switchFails).apply(graph) }
-        #expect(switchFails.batches.count == 3, "prepare, switch (refused), undo")
-        let undo = Message.parse(switchFails.batches[2])
-        #expect(undo.filter { $0.type == Message.delChain }.count == 2, "the two prepared chains are deleted again")
-
-        let cleanupFails = RecordingTransport(failContentMessage: (0, 16), failBatch: 2, kernel: state)
-        let applied = try Applier(transport: cleanupFails).apply(graph)
-        #expect(applied.staleLeft != nil)
-        #expect(cleanupFails.batches.count == 3, "prepare, switch, cleanup")
+        let refuses = RecordingTransport(failContentMessage: (0, 22), kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
+        #expect(throws: ApplyError.self) { try Applier(transport: refuses).apply(graph) }
+        #expect(refuses.batches.count == 1)
     }
 
     /// A fixed set whose definition changed (another svc2nft version) falls back to
@@ -210,7 +205,7 @@ struct Message: Equatable {
             ]
         }
         let graph = Lowering.lower(Cluster(services: services, slices: slices), node: NodeConfig())
-        let batch = GraphEncoder.plan(graph).main
+        let batch = GraphEncoder.plan(graph).batch
         #expect(batch.pages.count > 4, "expected a multi-page batch, got \(batch.pages.count) pages of \(batch.byteCount) bytes")
         let messages = Message.parse(batch)
         #expect(messages.count == batch.messageCount + 2)
@@ -219,22 +214,34 @@ struct Message: Equatable {
         #expect(elementMessages > 2, "service-ips with 3000 elements must be split into several messages")
     }
 
-    /// New chains get their rules in a batch of their own, before anything refers to them.
-    @Test func newChainsArePreparedBeforeTheSwitch() throws {
+    /// A chain whose content changed is rewritten in place under its old name and then
+    /// renamed, so the dispatch map's element keeps pointing at it; new endpoint chains
+    /// are created before the rules that go to them.
+    @Test func changedChainIsRewrittenInPlaceAndRenamed() throws {
         let graph = try Self.graph("shop")
+        let table = try #require(graph.tables.first { $0.family == .ip })
+        let policy = try #require(table.chains.first { $0.name.text.hasPrefix("svc-shop/web/tcp/http_") })
         var kernel = Self.kernel(after: graph, family: .ip)
         for name in kernel.chains.keys where name.hasPrefix("ep-shop/web") { kernel.chains[name] = nil }
+        kernel.chains[policy.name.text] = nil
+        kernel.chains["svc-shop/web/tcp/http_aaaaaaaa"] = .regular
+        kernel.handles["svc-shop/web/tcp/http_aaaaaaaa"] = 4242
         let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
-        try Applier(transport: transport).apply(graph)
-        let prepare = try #require(transport.batches.first)
-        let prepared = Message.parse(prepare)
-        let createdChains = prepared.filter { $0.type == Message.newChain }.compactMap { prepare.objects[$0.sequence] }
-            .filter { if case .chain(.ip, _, _) = $0 { true } else { false } }
-        #expect(createdChains.count == 2)
-        #expect(createdChains.allSatisfy { if case .chain(_, let name, _) = $0 { name.text.hasPrefix("ep-shop/web") } else { false } })
-        #expect(prepared.contains { $0.type == Message.newRule }, "their rules come with them")
-        #expect(!prepared.contains { $0.type == Message.delRule || $0.type == Message.delSetElem }, "prepare changes nothing that exists")
-
+        let applied = try Applier(transport: transport).apply(graph)
+        #expect(transport.batches.count == 1)
+        #expect(applied.plan.created == 2 && applied.plan.rewritten == 1 && applied.plan.deleted == 0, "\(applied.plan.summary)")
+        let batch = try #require(transport.batches.first)
+        let messages = Message.parse(batch)
+        let objects = messages.map { batch.objects[$0.sequence] }
+        let created = messages.indices.filter { messages[$0].type == Message.newChain }
+        #expect(created.count == 3, "two endpoint chains, and the rename")
+        // The rename comes after everything else of the ip table and names the new version.
+        let lastRefill = try #require(objects.lastIndex { $0 == .elements(.ip, SetName("service-ips")) })
+        #expect(created.last! > lastRefill)
+        #expect(objects[created.last!] == .chain(.ip, policy.name, policy.owner))
+        #expect(!messages.contains { $0.type == Message.delChain }, "nothing is deleted: the old version becomes the new one")
+        let firstRule = try #require(messages.firstIndex { $0.type == Message.newRule })
+        #expect(created.prefix(2).allSatisfy { $0 < firstRule }, "chains exist before rules go to them")
     }
 
     @Test func deleteBatchAddsThenDeletesBothFamilies() {

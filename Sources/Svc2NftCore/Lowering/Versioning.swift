@@ -1,13 +1,17 @@
 /// Names chains after their content (`svc-shop/web/tcp/http_k3jd9x2a`) and per-Service
 /// sets after their definition, as lowering builds them.
 ///
-/// Why: `apply` must never rewrite the rules of a chain that packets may be traversing.
-/// nf_tables runs a packet through one generation's rules but looks sets up in the
-/// newest generation, so a packet crossing a commit can meet a rule whose anonymous
-/// map is already gone and fall through without DNAT (measured: about 1 connection in
-/// 70,000 during repeated in-place rewrites). With content-named chains a change is a
-/// new chain, created before anything points at it; the switch only swaps map
-/// elements, which the kernel swaps atomically for every lookup.
+/// Why: nf_tables runs a packet through one generation's rules (each chain keeps its
+/// rules per generation) but looks set elements up in the newest generation. A packet
+/// crossing a commit can therefore follow a new map element into a chain created in
+/// that same commit, whose rules for the packet's older generation are still empty,
+/// and fall through without DNAT; or meet an old rule whose map was refilled. Both were
+/// measured (about 1 connection in 70,000 under repeated applies). So `apply` never
+/// points a map element at a chain it creates in the same transaction, and picks
+/// endpoints with rules, not maps: a chain whose content changed is rewritten in place
+/// (its rules change per generation, consistently) and renamed to its new content name,
+/// so every element and rule that pointed at it still does (see `GraphEncoder`). The
+/// names say which chains changed without reading any rule back.
 ///
 /// Lowering builds chains bottom-up (endpoint chains, then policy chains, then external
 /// chains), and a chain's fingerprint covers the names it jumps to, so a change ripples
@@ -40,5 +44,70 @@ enum Versioning {
         print.add(isVerdictMap ? UInt8(1) : 0)
         print.add(timeoutSeconds ?? 0)
         return SetName("\(base)_\(print.text)")
+    }
+}
+
+extension ObjectName {
+    /// The name without its content version: `svc-shop/web/tcp/http_k3jd9x2a` gives
+    /// `svc-shop/web/tcp/http`. Two chains with the same unversioned name are versions of
+    /// one chain, so `apply` rewrites the old one in place and renames it rather than
+    /// creating the new one beside it.
+    public var unversioned: Substring {
+        let bytes = text.utf8
+        guard bytes.count > 9 else { return text[...] }
+        let suffix = bytes.suffix(9)
+        guard suffix.first == UInt8(ascii: "_"),
+            suffix.dropFirst().allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) })
+        else { return text[...] }
+        return text.dropLast(9)
+    }
+}
+
+extension Rule {
+    /// The rule with jump and goto targets renamed (`apply` refers to a chain by its
+    /// current name until the rename at the end of its transaction).
+    public func retargeted(_ names: [ChainName: ChainName]) -> Rule {
+        guard !names.isEmpty else { return self }
+        var rule = self
+        rule.exprs = exprs.map { expr in
+            switch expr {
+            case .verdict(let verdict): .verdict(verdict.retargeted(names))
+            default: expr
+            }
+        }
+        return rule
+    }
+}
+
+extension Verdict {
+    public func retargeted(_ names: [ChainName: ChainName]) -> Verdict {
+        switch self {
+        case .jump(let chain): .jump(names[chain] ?? chain)
+        case .goto(let chain): .goto(names[chain] ?? chain)
+        default: self
+        }
+    }
+}
+
+extension SetElement {
+    public func retargeted(_ names: [ChainName: ChainName]) -> SetElement {
+        guard let verdict, !names.isEmpty else { return self }
+        return SetElement(key: key, verdict: verdict.retargeted(names))
+    }
+}
+
+extension Chain {
+    public func retargeted(_ names: [ChainName: ChainName]) -> Chain {
+        guard !names.isEmpty else { return self }
+        return Chain(name: name, kind: kind, comment: comment, rules: rules.map { $0.retargeted(names) }, owner: owner)
+    }
+}
+
+extension NamedSet {
+    public func retargeted(_ names: [ChainName: ChainName]) -> NamedSet {
+        guard !names.isEmpty, isVerdictMap else { return self }
+        var set = self
+        set.elements = elements.map { $0.retargeted(names) }
+        return set
     }
 }

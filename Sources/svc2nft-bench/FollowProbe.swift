@@ -1,0 +1,66 @@
+import Foundation
+
+/// "One Service changed" as an operator would run it: `svc2nft apply --follow` starts
+/// from the whole input, then one changed Service (its Service and slices, as a watch
+/// sends them) is written to its standard input. Measures from that write to the
+/// `applied:` line of the incremental apply.
+enum FollowProbe {
+    struct Result {
+        /// The initial full apply, inside the follower (reading, compiling, applying).
+        let initial: Double
+        /// Write of the change to the end of its apply, wall clock, minus the sync delay.
+        let change: Double
+        /// What the follower itself reports for the incremental apply.
+        let reported: String
+    }
+
+    static let syncDelayMilliseconds = 5
+
+    static func run(namespace: String, binary: String, arguments: [String], change: String) -> Result? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        if !FileManager.default.fileExists(atPath: "/usr/sbin/ip") { process.executableURL = URL(fileURLWithPath: "/sbin/ip") }
+        process.arguments = ["netns", "exec", namespace, binary, "apply", "--follow", "--sync-delay", "\(syncDelayMilliseconds)"] + arguments
+        let input = Pipe(), errors = Pipe()
+        process.standardInput = input
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        let started = DispatchTime.now().uptimeNanoseconds
+        guard (try? process.run()) != nil else { return nil }
+        var lines = LineReader(handle: errors.fileHandleForReading)
+        guard lines.next(startingWith: "applied") != nil else { return nil }
+        let initial = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        let written = DispatchTime.now().uptimeNanoseconds
+        input.fileHandleForWriting.write(Data(change.utf8))
+        guard let line = lines.next(startingWith: "applied") else { return nil }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - written) / 1e9 - Double(syncDelayMilliseconds) / 1000
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        let reported = line.split(separator: ";").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        return Result(initial: initial, change: elapsed, reported: reported)
+    }
+}
+
+/// Reads lines from a pipe as they come.
+struct LineReader {
+    let handle: FileHandle
+    var buffer = Data()
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    /// The next line with this prefix (other lines are passed to stderr); nil at EOF.
+    mutating func next(startingWith prefix: String) -> String? {
+        while true {
+            while let newline = buffer.firstIndex(of: 0x0A) {
+                let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
+                buffer.removeSubrange(buffer.startIndex...newline)
+                Bench.log("follower: \(line)")
+                if line.hasPrefix(prefix) { return line }
+            }
+            let more = handle.availableData
+            if more.isEmpty { return nil }
+            buffer.append(more)
+        }
+    }
+}
