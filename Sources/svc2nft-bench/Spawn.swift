@@ -11,19 +11,27 @@ struct Measured {
 /// Runs argv with stdout (and optionally stdin) redirected to files; kills it at `timeout`.
 enum Spawn {
     static func run(_ argv: [String], stdout: String = "/dev/null", stdin: String = "/dev/null", timeout: Double = 600) -> Measured {
-        var actions: posix_spawn_file_actions_t = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, stdin, O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, "/tmp/svc2nft-bench.stderr", O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        // fork, not posix_spawn: a vfork-style child execs from the parent's memory, and
+        // the kernel then counts the parent's peak RSS as the child's (ru_maxrss).
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { cArgs.forEach { free($0) } }
-        var pid: pid_t = 0
+        let files: [String] = [stdin, stdout, "/tmp/svc2nft-bench.stderr"]
+        let paths = files.map { (path: String) -> UnsafeMutablePointer<CChar> in strdup(path)! }
+        defer { paths.forEach { free($0) } }
         let start = DispatchTime.now().uptimeNanoseconds
-        guard posix_spawnp(&pid, argv[0], &actions, nil, &cArgs, environ) == 0 else {
-            return Measured(status: -1, seconds: 0, peakRSSKB: 0)
+        let pid = fork()
+        if pid == 0 {
+            let input = open(paths[0], O_RDONLY)
+            let output = open(paths[1], O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            let errors = open(paths[2], O_WRONLY | O_CREAT | O_APPEND, 0o644)
+            if input < 0 || output < 0 || errors < 0 { _exit(126) }
+            dup2(input, 0)
+            dup2(output, 1)
+            dup2(errors, 2)
+            execvp(cArgs[0]!, &cArgs)
+            _exit(127)
         }
+        guard pid > 0 else { return Measured(status: -1, seconds: 0, peakRSSKB: 0) }
         var status: Int32 = 0
         var usage = rusage()
         while true {
