@@ -3,6 +3,23 @@ import Svc2NftCore
 import Testing
 
 @Suite struct JSONParserTests {
+    /// The API server's bookkeeping fields are checked but not kept; everything else is.
+    @Test func bookkeepingFieldsAreCheckedButNotKept() throws {
+        let text = #"{"metadata": {"uid": "x", "name": "web", "resourceVersion": "7", "managedFields": [{"a": [1, {"b": null}]}]},"#
+            + #" "endpoints": [{"targetRef": {"kind": "Pod", "name": "p\u00e9"}, "addresses": ["10.0.0.1"]}]}"#
+        let value = try JSONParser.parse(Array(text.utf8), file: "f")
+        #expect(value["metadata"] == .object(["name": .string("web")]))
+        #expect(value["endpoints"] == .array([.object(["addresses": .array([.string("10.0.0.1")])])]))
+        for broken in [
+            #"{"uid": "a\qb"}"#, #"{"targetRef": {"kind" "Pod"}}"#, #"{"uid": tru}"#, #"{"managedFields": [1,]}"#, #"{"uid": "\ud800"}"#,
+        ] {
+            #expect(throws: InputError.self, "\(broken)") { try JSONParser.parse(Array(broken.utf8), file: "f") }
+        }
+        #expect(throws: InputError.syntax(file: "f", line: 2, column: 25, message: "expected ',' or ']' in a list")) {
+            try JSONParser.parse(Array("{\"a\": 1,\n \"managedFields\": [1, 2 3]}".utf8), file: "f")
+        }
+    }
+
     @Test func parsesNestedValues() throws {
         let value = try JSONParser.parse(Array(#"{"a": [1, -2.5, "x\u00e9\n", true, null], "b": {}}"#.utf8), file: "f")
         #expect(value["a"] == .array([.number(1), .number(-2.5), .string("xé\n"), .bool(true), .null]))

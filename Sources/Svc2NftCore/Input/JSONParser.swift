@@ -99,7 +99,11 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after field name") }
             index += 1
             skipWhitespace()
-            fields.append(key, try parseValue(depth: depth + 1))
+            if Self.isBookkeeping(key) {
+                try skipValue(depth: depth + 1)
+            } else {
+                fields.append(key, try parseValue(depth: depth + 1))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input inside an object") }
             if bytes[index] == UInt8(ascii: ",") {
@@ -111,6 +115,100 @@ public struct JSONParser {
                 throw failure("expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Fields the API server keeps for its own bookkeeping, which nothing in svc2nft
+    /// reads: they are checked as JSON but not kept, which saves a third of the values
+    /// of a `kubectl get -o json` dump (each endpoint's `targetRef`, every object's
+    /// `uid`, `resourceVersion`, timestamps, `managedFields`).
+    static func isBookkeeping(_ key: String) -> Bool {
+        switch key.utf8.count {
+        case 3: key == "uid"
+        case 8: key == "selfLink"
+        case 9: key == "targetRef"
+        case 10: key == "generation" || key == "finalizers"
+        case 12: key == "generateName"
+        case 13: key == "managedFields"
+        case 15: key == "resourceVersion" || key == "ownerReferences"
+        case 17: key == "creationTimestamp" || key == "deletionTimestamp"
+        default: false
+        }
+    }
+
+    /// Checks one value exactly as `parseValue` would, without building it.
+    private mutating func skipValue(depth: Int) throws {
+        guard depth < 512 else { throw failure("nesting deeper than 512 levels") }
+        guard index < bytes.count else { throw failure("unexpected end of input") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a quoted field name") }
+                try skipString()
+                skipWhitespace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after field name") }
+                index += 1
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw failure("unexpected end of input inside an object") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return
+                } else {
+                    throw failure("expected ',' or '}' in an object")
+                }
+            }
+        case UInt8(ascii: "["):
+            index += 1
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return
+                } else {
+                    throw failure("expected ',' or ']' in a list")
+                }
+            }
+        case UInt8(ascii: "\""): try skipString()
+        default: _ = try parseValue(depth: depth)  // a scalar: nothing to save
+        }
+    }
+
+    /// A string without escapes is scanned; one with escapes is parsed, to check them.
+    private mutating func skipString() throws {
+        let start = index
+        index += 1
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return
+            }
+            if byte == UInt8(ascii: "\\") { break }
+            if byte < 0x20 { throw failure("control character inside a string") }
+            index += 1
+        }
+        index = start
+        _ = try parseString()
     }
 
     private mutating func parseArray(depth: Int) throws -> Value {
