@@ -3,6 +3,25 @@ import Svc2NftCore
 import Testing
 
 @Suite struct JSONParserTests {
+    /// A large List's items parse on all cores: same values, same error positions.
+    @Test func largeListsParseInParallelWithTheSamePositions() throws {
+        let item = #"{"kind": "Service", "metadata": {"name": "s", "uid": "u"}, "spec": {"ports": [{"port": 80}]}}"#
+        let count = 2 * JSONParser.parallelThreshold / item.utf8.count
+        let text = "{\"items\": [\n" + Array(repeating: item, count: count).joined(separator: ",\n") + "\n], \"kind\": \"List\"}"
+        let value = try JSONParser.parse(Array(text.utf8), file: "big")
+        guard case .array(let items)? = value["items"] else { Issue.record("no items"); return }
+        #expect(items.count == count)
+        #expect(items.allSatisfy { $0 == items[0] } && items[0]["metadata"] == .object(["name": .string("s")]))
+        var broken = Array(text.utf8)
+        let line = count / 2 + 2
+        let offset = text.utf8.count / 2
+        let at = broken[offset...].firstIndex(of: UInt8(ascii: "8"))!  // a port, "80" becomes "8x"
+        broken[at + 1] = UInt8(ascii: "x")
+        #expect(throws: InputError.syntax(file: "big", line: line, column: item.utf8.count - 4, message: "expected ',' or '}' in an object")) {
+            try JSONParser.parse(broken, file: "big")
+        }
+    }
+
     /// The API server's bookkeeping fields are checked but not kept; everything else is.
     @Test func bookkeepingFieldsAreCheckedButNotKept() throws {
         let text = #"{"metadata": {"uid": "x", "name": "web", "resourceVersion": "7", "managedFields": [{"a": [1, {"b": null}]}]},"#

@@ -66,8 +66,14 @@ public enum NftText {
     }
 
     static func render(_ chain: Chain, family: TableFamily, into out: inout String) {
-        out += "\tchain \(chain.name) {\n"
-        if let comment = chain.comment { out += "\t\tcomment \(quoted(comment))\n" }
+        out += "\tchain "
+        out += chain.name.text
+        out += " {\n"
+        if let comment = chain.comment {
+            out += "\t\tcomment \""
+            out += comment.text
+            out += "\"\n"
+        }
         if case .base(let type, let hook, let priority) = chain.kind {
             out += "\t\ttype \(type.rawValue) hook \(hook.rawValue) priority \(priorityText(priority)); policy accept;\n"
         }
@@ -103,7 +109,7 @@ public enum NftText {
     static func append(_ rule: Rule, family: TableFamily, into out: inout String) {
         for (index, expr) in rule.exprs.enumerated() {
             if index > 0 { out += " " }
-            out += text(expr, family: family)
+            append(expr, family: family, into: &out)
         }
         if let comment = rule.comment {
             out += " comment \""
@@ -140,6 +146,42 @@ public enum NftText {
 
     static func prefix(_ cidr: CIDR) -> String {
         cidr.prefixLength == cidr.family.bitWidth ? cidr.address.description : cidr.description
+    }
+
+    /// The common expressions appended piece by piece (this is the hot loop of emit:
+    /// no temporary string per expression); the rest as `text`.
+    static func append(_ expr: Expr, family: TableFamily, into out: inout String) {
+        switch expr {
+        case .address(let field, let negated, .address(let address)):
+            out += family.rawValue
+            out += field == .source ? " saddr " : " daddr "
+            if negated { out += "!= " }
+            out += address.description
+        case .destinationPort(let proto, let port):
+            out += proto.rawValue
+            out += " dport "
+            out += String(port)
+        case .l4Protocol(let proto):
+            out += "meta l4proto "
+            out += proto.rawValue
+        case .randomPick(let modulus):
+            out += "numgen random mod "
+            out += String(modulus)
+            out += " 0"
+        case .dnat(let address, let port) where address.family == .v4:
+            out += "dnat to "
+            out += address.description
+            out += ":"
+            out += String(port)
+        case .verdict(.jump(let chain)):
+            out += "jump "
+            out += chain.text
+        case .verdict(.goto(let chain)):
+            out += "goto "
+            out += chain.text
+        default:
+            out += text(expr, family: family)
+        }
     }
 
     public static func text(_ expr: Expr, family: TableFamily) -> String {

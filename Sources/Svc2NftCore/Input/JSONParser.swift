@@ -2,18 +2,22 @@
 /// column. Written by hand because 40 MB `kubectl get -o json` dumps must parse in a
 /// fraction of a second and Foundation's parser reports neither line nor column.
 public struct JSONParser {
-    private let bytes: [UInt8]
+    /// The input, borrowed for the duration of `parse` (no reference counting per byte,
+    /// which matters when items parse on several cores).
+    private let bytes: UnsafeBufferPointer<UInt8>
     private var index = 0
 
     /// Parses one JSON document; throws `InputError.syntax` naming line and column.
     public static func parse(_ bytes: [UInt8], file: String) throws(InputError) -> Value {
-        var parser = JSONParser(bytes: bytes)
         do {
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            if parser.index < bytes.count { throw parser.failure("unexpected text after the document") }
-            return value
+            return try bytes.withUnsafeBufferPointer { buffer in
+                var parser = JSONParser(bytes: buffer)
+                parser.skipWhitespace()
+                let value = try parser.parseValue(depth: 0)
+                parser.skipWhitespace()
+                if parser.index < buffer.count { throw parser.failure("unexpected text after the document") }
+                return value
+            }
         } catch let failure as Failure {
             let (line, column) = Self.position(of: failure.offset, in: bytes)
             throw .syntax(file: file, line: line, column: column, message: failure.message)
@@ -22,7 +26,7 @@ public struct JSONParser {
         }
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     private struct Failure: Error {
         let offset: Int
@@ -115,6 +119,51 @@ public struct JSONParser {
                 throw failure("expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Lists this far from the end of a large input (a `List`'s items) parse on all cores.
+    public static let parallelThreshold = 1 << 20
+
+    /// Checks the list and finds where each item starts (`skipValue`: no values built,
+    /// and any syntax error is reported with its position here), then parses the items
+    /// on all cores, each with its own parser over the same bytes.
+    private mutating func parseArrayInParallel(depth: Int) throws -> Value {
+        var starts: [Int] = []
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array([])
+        }
+        while true {
+            skipWhitespace()
+            starts.append(index)
+            try skipValue(depth: depth + 1)
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                break
+            } else {
+                throw failure("expected ',' or ']' in a list")
+            }
+        }
+        let input = SharedInput(bytes: bytes)
+        let items = starts.orderedParallelMap { start -> Value? in
+            var parser = JSONParser(bytes: input.bytes)
+            parser.index = start
+            return try? parser.parseValue(depth: depth + 1)
+        }
+        var values: [Value] = []
+        values.reserveCapacity(items.count)
+        for (item, start) in zip(items, starts) {
+            // Already checked by the first pass; a failure here would be a parser bug.
+            guard let item else { throw Failure(offset: start, message: "item could not be parsed") }
+            values.append(item)
+        }
+        return .array(values)
     }
 
     /// Fields the API server keeps for its own bookkeeping, which nothing in svc2nft
@@ -212,6 +261,9 @@ public struct JSONParser {
     }
 
     private mutating func parseArray(depth: Int) throws -> Value {
+        if depth <= 1, bytes.count - index > Self.parallelThreshold, ProcessInfoLite.activeProcessorCount > 1 {
+            return try parseArrayInParallel(depth: depth)
+        }
         index += 1
         var items: [Value] = []
         skipWhitespace()
@@ -352,4 +404,9 @@ public struct JSONParser {
     }
 
     private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+}
+
+/// The borrowed input, shared read-only by the parsers of one `parse` call.
+private struct SharedInput: @unchecked Sendable {
+    let bytes: UnsafeBufferPointer<UInt8>
 }
