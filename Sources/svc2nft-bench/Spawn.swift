@@ -52,11 +52,21 @@ enum Spawn {
         return Measured(status: code, seconds: seconds, peakRSSKB: peak > 0 ? peak : Int(usage.ru_maxrss))
     }
 
-    /// VmHWM of a running process, in KB (0 once it has exited).
+    /// VmHWM of a running process, in KB; 0 once it has exited, and before it has
+    /// exec'd (a fresh fork still shows this process's memory).
     static func highWaterKB(_ pid: pid_t) -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
-        else { return 0 }
-        return Int(line.split(separator: " ").dropFirst().first { !$0.isEmpty }.map(String.init) ?? "") ?? 0
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+        let lines = status.split(separator: "\n")
+        func field(_ name: String) -> String? {
+            lines.first { $0.hasPrefix(name + ":") }.map { $0.dropFirst(name.count + 1).trimmingCharacters(in: .whitespaces) }
+        }
+        guard let name = field("Name"), name != ownName, let hwm = field("VmHWM") else { return 0 }
+        return Int(hwm.split(separator: " ").first ?? "") ?? 0
     }
+
+    static let ownName: String = {
+        let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("Name:") } ?? ""
+        return line.dropFirst(5).trimmingCharacters(in: .whitespaces)
+    }()
 }
