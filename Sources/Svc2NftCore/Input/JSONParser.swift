@@ -86,37 +86,70 @@ public struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws -> Value {
-        index += 1
         var fields = Fields()
+        try eachMember(keys: true) { parser, key in
+            if Self.isBookkeeping(key) {
+                try parser.skipValue(depth: depth + 1)
+            } else {
+                fields.append(key, try parser.parseValue(depth: depth + 1))
+            }
+        }
+        return .object(fields)
+    }
+
+    /// The object grammar, once for parsing and skipping: at `{`, calls `member` with
+    /// the parser at each value (which `member` must consume) and its key (empty when
+    /// `keys` is false: names are then checked, not built).
+    private mutating func eachMember(keys: Bool, _ member: (inout JSONParser, String) throws -> Void) throws {
+        index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(fields)
+            return
         }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
-                throw failure("expected a quoted field name")
-            }
-            let key = try parseString()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a quoted field name") }
+            var key = ""
+            if keys { key = try parseString() } else { try skipString() }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after field name") }
             index += 1
             skipWhitespace()
-            if Self.isBookkeeping(key) {
-                try skipValue(depth: depth + 1)
-            } else {
-                fields.append(key, try parseValue(depth: depth + 1))
-            }
+            try member(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input inside an object") }
             if bytes[index] == UInt8(ascii: ",") {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "}") {
                 index += 1
-                return .object(fields)
+                return
             } else {
                 throw failure("expected ',' or '}' in an object")
+            }
+        }
+    }
+
+    /// The list grammar: at `[`, calls `item` with the parser at each item.
+    private mutating func eachItem(_ item: (inout JSONParser) throws -> Void) throws {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            try item(&self)
+            skipWhitespace()
+            guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return
+            } else {
+                throw failure("expected ',' or ']' in a list")
             }
         }
     }
@@ -129,26 +162,9 @@ public struct JSONParser {
     /// on all cores, each with its own parser over the same bytes.
     private mutating func parseArrayInParallel(depth: Int) throws -> Value {
         var starts: [Int] = []
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array([])
-        }
-        while true {
-            skipWhitespace()
-            starts.append(index)
-            try skipValue(depth: depth + 1)
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                break
-            } else {
-                throw failure("expected ',' or ']' in a list")
-            }
+        try eachItem { parser in
+            starts.append(parser.index)
+            try parser.skipValue(depth: depth + 1)
         }
         let input = SharedInput(bytes: bytes)
         let items = starts.orderedParallelMap { start -> Value? in
@@ -189,54 +205,8 @@ public struct JSONParser {
         guard depth < 512 else { throw failure("nesting deeper than 512 levels") }
         guard index < bytes.count else { throw failure("unexpected end of input") }
         switch bytes[index] {
-        case UInt8(ascii: "{"):
-            index += 1
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                index += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw failure("expected a quoted field name") }
-                try skipString()
-                skipWhitespace()
-                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after field name") }
-                index += 1
-                skipWhitespace()
-                try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard index < bytes.count else { throw failure("unexpected end of input inside an object") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "}") {
-                    index += 1
-                    return
-                } else {
-                    throw failure("expected ',' or '}' in an object")
-                }
-            }
-        case UInt8(ascii: "["):
-            index += 1
-            skipWhitespace()
-            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    index += 1
-                    return
-                } else {
-                    throw failure("expected ',' or ']' in a list")
-                }
-            }
+        case UInt8(ascii: "{"): try eachMember(keys: false) { parser, _ in try parser.skipValue(depth: depth + 1) }
+        case UInt8(ascii: "["): try eachItem { parser in try parser.skipValue(depth: depth + 1) }
         case UInt8(ascii: "\""): try skipString()
         default: _ = try parseValue(depth: depth)  // a scalar: nothing to save
         }
@@ -264,27 +234,9 @@ public struct JSONParser {
         if depth <= 1, bytes.count - index > Self.parallelThreshold, ProcessInfoLite.activeProcessorCount > 1 {
             return try parseArrayInParallel(depth: depth)
         }
-        index += 1
         var items: [Value] = []
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return .array(items)
-        }
-        while true {
-            skipWhitespace()
-            items.append(try parseValue(depth: depth + 1))
-            skipWhitespace()
-            guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
-            if bytes[index] == UInt8(ascii: ",") {
-                index += 1
-            } else if bytes[index] == UInt8(ascii: "]") {
-                index += 1
-                return .array(items)
-            } else {
-                throw failure("expected ',' or ']' in a list")
-            }
-        }
+        try eachItem { parser in items.append(try parser.parseValue(depth: depth + 1)) }
+        return .array(items)
     }
 
     private mutating func parseString() throws -> String {
