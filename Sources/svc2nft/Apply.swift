@@ -57,7 +57,7 @@ extension Apply {
             Pipeline.printError("error: --sync-delay: must be 0 or more milliseconds")
             throw ExitCode(2)
         }
-        let (node, objects) = options.paths.isEmpty ? Pipeline.nodeOnly(options) : Pipeline.validatedObjects(options)
+        let (node, objects) = Pipeline.validatedObjects(options)
         let transport: MNLTransport
         do {
             transport = try MNLTransport()

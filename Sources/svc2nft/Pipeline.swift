@@ -11,50 +11,47 @@ enum Pipeline {
 
     /// The graph, the node options and the validated cluster it came from.
     static func model(_ options: NodeOptions) -> (RuleGraph, NodeConfig, Cluster) {
-        do {
+        orExit {
             let node = try options.nodeConfig()
-            let (cluster, report) = try { () throws -> (Cluster, LoadReport) in
+            let cluster = try { () throws -> Cluster in
                 let objects = try ManifestReader.read(paths: options.paths)
                 defer { Release.inBackground(objects) }
-                return try ClusterLoader.load(objects, keepGoing: options.keepGoing)
+                return try validated(objects, options)
             }()
-            for note in report.notes { printError("note: \(note)") }
-            for warning in report.warnings { printError("warning: \(warning)") }
-            let graph = Lowering.lower(cluster, node: node)
-            return (graph, node, cluster)
-        } catch let failure as LoadFailure {
-            for error in failure.errors { printError("error: \(error)") }
-        } catch {
-            printError("error: \(error)")
+            return (Lowering.lower(cluster, node: node), node, cluster)
         }
-        exit(2)
     }
 
-    /// For `apply --follow`: the node options and the objects of the input files,
-    /// validated as a whole as `compile` does (exit 2 on bad input).
+    /// For `apply --follow`: the node options and the objects of the input files (none:
+    /// none), validated as a whole as `compile` does.
     static func validatedObjects(_ options: NodeOptions) -> (NodeConfig, [RawObject]) {
-        do {
+        orExit {
             let node = try options.nodeConfig()
+            guard !options.paths.isEmpty else { return (node, []) }
             let objects = try ManifestReader.read(paths: options.paths)
-            let (_, report) = try ClusterLoader.load(objects, keepGoing: options.keepGoing)
-            for note in report.notes { printError("note: \(note)") }
-            for warning in report.warnings { printError("warning: \(warning)") }
+            _ = try validated(objects, options)
             return (node, objects)
+        }
+    }
+
+    /// The cluster the objects make, with its notes and warnings printed.
+    private static func validated(_ objects: [RawObject], _ options: NodeOptions) throws -> Cluster {
+        let (cluster, report) = try ClusterLoader.load(objects, keepGoing: options.keepGoing)
+        for note in report.notes { printError("note: \(note)") }
+        for warning in report.warnings { printError("warning: \(warning)") }
+        return cluster
+    }
+
+    /// Runs `body`; on bad input or a bad option prints every error and exits 2.
+    private static func orExit<T>(_ body: () throws -> T) -> T {
+        do {
+            return try body()
         } catch let failure as LoadFailure {
             for error in failure.errors { printError("error: \(error)") }
         } catch {
             printError("error: \(error)")
         }
         exit(2)
-    }
-
-    static func nodeOnly(_ options: NodeOptions) -> (NodeConfig, [RawObject]) {
-        do {
-            return (try options.nodeConfig(), [])
-        } catch {
-            printError("error: \(error)")
-            exit(2)
-        }
     }
 
     static func printError(_ line: String) {
