@@ -139,14 +139,25 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         guard let state = try state(of: family, table: table) else { return nil }
         var live = LiveTable()
         for name in state.chains.keys { live.chains[name] = [] }
-        try dump(NFT_MSG_GETRULE, family: family) { header in
-            guard let rule = nftnl_rule_alloc() else { return }
-            defer { nftnl_rule_free(rule) }
-            guard nftnl_rule_nlmsg_parse(header, rule) >= 0,
-                let tableName = nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue)), String(cString: tableName) == table,
-                let chain = nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue))
-            else { return }
-            live.chains[String(cString: chain), default: []].append(LiveTable.render(rule))
+        // One dump per chain: a dump of the whole table resumes each batch of answers by
+        // skipping every rule already sent, which is quadratic (15 s of kernel time for
+        // 270,000 rules); a dump filtered by chain goes straight to that chain.
+        for name in state.chains.keys {
+            try dump(
+                NFT_MSG_GETRULE, family: family,
+                payload: { header in
+                    let filter = NftRule(family: K.family(family), table: table, chain: name)
+                    nftnl_rule_nlmsg_build_payload(header, filter.pointer)
+                }
+            ) { header in
+                guard let rule = nftnl_rule_alloc() else { return }
+                defer { nftnl_rule_free(rule) }
+                guard nftnl_rule_nlmsg_parse(header, rule) >= 0,
+                    let tableName = nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_TABLE.rawValue)), String(cString: tableName) == table,
+                    let chain = nftnl_rule_get_str(rule, UInt16(NFTNL_RULE_CHAIN.rawValue))
+                else { return }
+                live.chains[String(cString: chain), default: []].append(LiveTable.render(rule))
+            }
         }
         for (name, definition) in state.sets where !definition.isDynamic {
             var elements: [String] = []
