@@ -30,7 +30,8 @@ struct Follower {
 
     /// Runs until standard input ends; returns the exit status (1 if the last sync failed).
     mutating func run(initial: [RawObject]) -> Int32 {
-        for object in initial { record(ObjectEvent(change: .upsert, object: object)) }
+        // Validated already (an object skipped by --keep-going was reported then).
+        for object in initial { record(ObjectEvent(change: .upsert, object: object), quietly: true) }
         if !initial.isEmpty { sync() }
         var stream = DocumentStream(file: ManifestReader.stdinName)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -71,11 +72,11 @@ struct Follower {
         return needsFull ? 1 : 0
     }
 
-    mutating func record(_ event: ObjectEvent) {
+    mutating func record(_ event: ObjectEvent, quietly: Bool = false) {
         do {
             pending.formUnion(try store.apply(event))
         } catch {
-            Pipeline.printError("error: \(error) (object ignored, its previous version stays)")
+            if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
         }
     }
 
