@@ -30,8 +30,12 @@ struct Follower {
 
     /// Runs until standard input ends; returns the exit status (1 if the last sync failed).
     mutating func run(initial: [RawObject]) -> Int32 {
-        // Validated already (an object skipped by --keep-going was reported then).
-        for object in initial { record(ObjectEvent(change: .upsert, object: object), quietly: true) }
+        // Validated already (an object skipped by --keep-going was reported then). As in
+        // `compile`, the first of two objects with the same kind and name counts.
+        var seen: Set<String> = []
+        for object in initial where seen.insert(Self.identity(object)).inserted {
+            record(ObjectEvent(change: .upsert, object: object), quietly: true)
+        }
         if !initial.isEmpty { sync() }
         var stream = DocumentStream(file: ManifestReader.stdinName)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -70,6 +74,13 @@ struct Follower {
         if stream.hasPartialDocument { Pipeline.printError("warning: standard input ended inside a document; ignored") }
         if !pending.isEmpty || needsFull { sync() }
         return needsFull ? 1 : 0
+    }
+
+    /// "Kind namespace/name" as the manifest says it (unvalidated: only for duplicates).
+    static func identity(_ object: RawObject) -> String {
+        func text(_ value: Value?) -> String { if case .string(let s)? = value { s } else { "" } }
+        let metadata = object.value["metadata"]
+        return "\(object.kind) \(text(metadata?["namespace"]))/\(text(metadata?["name"]))"
     }
 
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {

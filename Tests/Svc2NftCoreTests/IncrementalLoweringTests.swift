@@ -72,6 +72,21 @@ import Testing
         #expect(v4.elements.isEmpty, "\(v4.elements)")
     }
 
+    /// An invalid version of an object is refused and changes nothing: the previous
+    /// version stays in the store.
+    @Test func invalidObjectKeepsThePreviousVersion() throws {
+        var store = ClusterStore()
+        var stream = DocumentStream(file: "<stdin>")
+        stream.append(Array(Self.service(name: "web", ip: "10.96.0.10").utf8))
+        stream.append(Array(Self.service(name: "web", ip: "10.96.0.300").utf8))
+        let good = try #require(try stream.next())
+        _ = try store.apply(good[0])
+        let bad = try #require(try stream.next())
+        let error = #expect(throws: ModelError.self) { try store.apply(bad[0]) }
+        #expect(error.map { "\($0)" }?.contains("<stdin>: doc[1].spec.clusterIP: default/web:") == true, "\(String(describing: error))")
+        #expect(store.services[ServiceID(namespace: "default", name: "web")]?.clusterIPs == [IPAddress("10.96.0.10")!])
+    }
+
     @Test func streamSplitsDocumentsAcrossReads() throws {
         var stream = DocumentStream(file: "<stdin>")
         let text = Self.service(name: "web", ip: "10.96.0.10") + "\n" + Self.service(name: "a\\\"}", ip: "10.96.0.11")
