@@ -132,7 +132,9 @@ public enum GraphEncoder {
         var newChains: [Chain] = []
         var renamed: [(old: String, chain: Chain)] = []
         for chain in table.chains where current.chains[chain.name.text] == nil {
-            if chain.kind == .regular, let old = staleByBase.removeValue(forKey: chain.name.unversioned) {
+            // A rename keeps the old chain's comment (the kernel ignores new user data).
+            if chain.kind == .regular, let old = staleByBase[chain.name.unversioned], current.comments[old] == chain.comment?.text {
+                staleByBase[chain.name.unversioned] = nil
                 renamed.append((old, chain))
             } else {
                 newChains.append(chain)

@@ -149,6 +149,21 @@ struct UserData {
         bytes += [type, 4] + withUnsafeBytes(of: value.littleEndian) { Array($0) }
     }
 
+    /// The comment (type 0, NUL-terminated) of user data as nft and svc2nft write it.
+    static func comment(in bytes: [UInt8]) -> String? {
+        var offset = 0
+        while offset + 2 <= bytes.count {
+            let type = bytes[offset], length = Int(bytes[offset + 1])
+            guard offset + 2 + length <= bytes.count else { return nil }
+            if type == 0 {
+                let value = bytes[(offset + 2)..<(offset + 2 + length)]
+                return String(decoding: value.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            offset += 2 + length
+        }
+        return nil
+    }
+
     mutating func put(_ type: UInt8, nested: UserData) {
         bytes += [type, UInt8(nested.bytes.count)] + nested.bytes
     }

@@ -9,11 +9,17 @@ public struct TableState: Equatable, Sendable {
     public var sets: [String: SetDefinition]
     /// Chain handles, which a rename needs.
     public var handles: [String: UInt64]
+    /// Chain comments (a rename keeps the old one: the kernel does not update them).
+    public var comments: [String: String]
 
-    public init(chains: [String: ChainKind] = [:], sets: [String: SetDefinition] = [:], handles: [String: UInt64] = [:]) {
+    public init(
+        chains: [String: ChainKind] = [:], sets: [String: SetDefinition] = [:], handles: [String: UInt64] = [:],
+        comments: [String: String] = [:]
+    ) {
         self.chains = chains
         self.sets = sets
         self.handles = handles
+        self.comments = comments
     }
 }
 
@@ -51,7 +57,7 @@ public struct SetDefinition: Equatable, Sendable {
 enum StateParser {
     static let hooks: [UInt32: Hook] = [0: .prerouting, 1: .input, 2: .forward, 3: .output, 4: .postrouting]
 
-    static func chain(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, ChainKind, UInt64)? {
+    static func chain(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, ChainKind, UInt64, String?)? {
         guard let chain = nftnl_chain_alloc() else { return nil }
         defer { nftnl_chain_free(chain) }
         guard nftnl_chain_nlmsg_parse(header, chain) >= 0,
@@ -66,7 +72,12 @@ enum StateParser {
         {
             kind = .base(type, hook, priority: Int(nftnl_chain_get_s32(chain, UInt16(NFTNL_CHAIN_PRIO.rawValue))))
         }
-        return (String(cString: name), kind, nftnl_chain_get_u64(chain, UInt16(NFTNL_CHAIN_HANDLE.rawValue)))
+        var comment: String? = nil
+        var length: UInt32 = 0
+        if let data = nftnl_chain_get_data(chain, UInt16(NFTNL_CHAIN_USERDATA.rawValue), &length) {
+            comment = UserData.comment(in: Array(UnsafeRawBufferPointer(start: data, count: Int(length))))
+        }
+        return (String(cString: name), kind, nftnl_chain_get_u64(chain, UInt16(NFTNL_CHAIN_HANDLE.rawValue)), comment)
     }
 
     static func set(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, SetDefinition)? {

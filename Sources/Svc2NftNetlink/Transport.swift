@@ -106,9 +106,10 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         guard exists else { return nil }
         var state = TableState()
         try dump(NFT_MSG_GETCHAIN, family: family) { header in
-            if let (name, kind, handle) = StateParser.chain(header, table: table) {
+            if let (name, kind, handle, comment) = StateParser.chain(header, table: table) {
                 state.chains[name] = kind
                 state.handles[name] = handle
+                state.comments[name] = comment
             }
         }
         try dump(NFT_MSG_GETSET, family: family) { header in
@@ -127,7 +128,7 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
                     nftnl_chain_nlmsg_build_payload(header, chain.pointer)
                 }
             ) { header in
-                if let (found, _, value) = StateParser.chain(header, table: table), found == name { handle = value }
+                if let (found, _, value, _) = StateParser.chain(header, table: table), found == name { handle = value }
             }
         } catch .socket(_, let code) where code == ENOENT {
             return nil

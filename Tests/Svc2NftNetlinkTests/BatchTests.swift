@@ -69,7 +69,10 @@ struct Message: Equatable {
     static func kernel(after graph: RuleGraph, family: TableFamily, extraChains: [String] = []) -> TableState {
         let table = graph.tables.first { $0.family == family }!
         var state = TableState()
-        for chain in table.chains { state.chains[chain.name.text] = chain.kind }
+        for chain in table.chains {
+            state.chains[chain.name.text] = chain.kind
+            state.comments[chain.name.text] = chain.comment?.text
+        }
         for name in extraChains { state.chains[name] = .regular }
         for (index, name) in state.chains.keys.sorted().enumerated() { state.handles[name] = UInt64(index + 1) }
         for set in table.sets { state.sets[set.name.text] = SetDefinition(set) }
@@ -226,6 +229,15 @@ struct Message: Equatable {
         kernel.chains[policy.name.text] = nil
         kernel.chains["svc-shop/web/tcp/http_aaaaaaaa"] = .regular
         kernel.handles["svc-shop/web/tcp/http_aaaaaaaa"] = 4242
+        kernel.comments["svc-shop/web/tcp/http_aaaaaaaa"] = policy.comment?.text
+        // With another comment the old version cannot become the new one (the kernel
+        // keeps a chain's comment): it is deleted and the new one created.
+        var otherComment = kernel
+        otherComment.comments["svc-shop/web/tcp/http_aaaaaaaa"] = "something else"
+        let recreated = try Applier(transport: RecordingTransport(kernel: [.ip: otherComment, .ip6: Self.kernel(after: graph, family: .ip6)]))
+            .apply(graph)
+        // (The kept external chain that goes to it is rewritten to point at the new one.)
+        #expect(recreated.plan.created == 3 && recreated.plan.rewritten == 1 && recreated.plan.deleted == 1, "\(recreated.plan.summary)")
         let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])
         let applied = try Applier(transport: transport).apply(graph)
         #expect(transport.batches.count == 1)

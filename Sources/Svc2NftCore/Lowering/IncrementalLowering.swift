@@ -61,7 +61,9 @@ public struct IncrementalLowering: Sendable {
         var removed: [Substring: Chain] = [:]
         for chain in oldChains where !newNames.contains(chain.name) { removed[chain.name.unversioned] = chain }
         for chain in newChains where !oldNames.contains(chain.name) {
-            if let previous = removed.removeValue(forKey: chain.name.unversioned) {
+            // A rename keeps the old chain's comment (the kernel ignores new user data).
+            if let previous = removed[chain.name.unversioned], previous.comment == chain.comment {
+                removed[chain.name.unversioned] = nil
                 change.renamedChains.append(RenamedChain(old: previous, new: chain))
             } else {
                 change.addedChains.append(chain)
