@@ -148,15 +148,16 @@ public enum NftText {
         cidr.prefixLength == cidr.family.bitWidth ? cidr.address.description : cidr.description
     }
 
-    /// The common expressions appended piece by piece (this is the hot loop of emit:
-    /// no temporary string per expression); the rest as `text`.
+    /// One expression, appended piece by piece (the hot loop of emit: no temporary
+    /// string per expression).
     static func append(_ expr: Expr, family: TableFamily, into out: inout String) {
         switch expr {
-        case .address(let field, let negated, .address(let address)):
+        case .ctStateNew: out += "ct state new"
+        case .address(let field, let negated, let value):
             out += family.rawValue
             out += field == .source ? " saddr " : " daddr "
             if negated { out += "!= " }
-            out += address.description
+            out += operand(value)
         case .destinationPort(let proto, let port):
             out += proto.rawValue
             out += " dport "
@@ -164,47 +165,43 @@ public enum NftText {
         case .l4Protocol(let proto):
             out += "meta l4proto "
             out += proto.rawValue
+        case .fibLocal(let field): out += "fib \(field.rawValue) type local"
+        case .markBitClear(let bit): out += "meta mark & \(hex(bit)) == \(hex(0))"
+        case .markSet(let bit): out += "meta mark set meta mark | \(hex(bit))"
+        case .markToggle(let bit): out += "meta mark set meta mark ^ \(hex(bit))"
+        case .verdictMap(.addressProtocolPort, let map): out += "\(family.rawValue) daddr . meta l4proto . th dport vmap @\(map)"
+        case .verdictMap(.protocolPort, let map): out += "meta l4proto . th dport vmap @\(map)"
         case .randomPick(let modulus):
             out += "numgen random mod "
             out += String(modulus)
             out += " 0"
-        case .dnat(let address, let port) where address.family == .v4:
+        case .rememberSource(let set): out += "update @\(set) { \(family.rawValue) saddr }"
+        case .dnat(let address, let port):
             out += "dnat to "
-            out += address.description
+            if address.family == .v4 {
+                out += address.description
+            } else {
+                out += "["
+                out += address.description
+                out += "]"
+            }
             out += ":"
             out += String(port)
+        case .masqueradeFullyRandom: out += "masquerade fully-random"
+        case .reject: out += "reject"
         case .verdict(.jump(let chain)):
             out += "jump "
             out += chain.text
         case .verdict(.goto(let chain)):
             out += "goto "
             out += chain.text
-        default:
-            out += text(expr, family: family)
+        case .verdict(let verdict): out += text(verdict)
         }
     }
 
     public static func text(_ expr: Expr, family: TableFamily) -> String {
-        let ip = family.rawValue
-        switch expr {
-        case .ctStateNew: return "ct state new"
-        case .address(let field, let negated, let value):
-            return "\(ip) \(field.rawValue) \(negated ? "!= " : "")\(operand(value))"
-        case .destinationPort(let proto, let port): return "\(proto.rawValue) dport \(port)"
-        case .l4Protocol(let proto): return "meta l4proto \(proto.rawValue)"
-        case .fibLocal(let field): return "fib \(field.rawValue) type local"
-        case .markBitClear(let bit): return "meta mark & \(hex(bit)) == \(hex(0))"
-        case .markSet(let bit): return "meta mark set meta mark | \(hex(bit))"
-        case .markToggle(let bit): return "meta mark set meta mark ^ \(hex(bit))"
-        case .verdictMap(.addressProtocolPort, let map): return "\(ip) daddr . meta l4proto . th dport vmap @\(map)"
-        case .verdictMap(.protocolPort, let map): return "meta l4proto . th dport vmap @\(map)"
-        case .randomPick(let modulus): return "numgen random mod \(modulus) 0"
-        case .rememberSource(let set): return "update @\(set) { \(ip) saddr }"
-        case .dnat(let address, let port):
-            return address.family == .v4 ? "dnat to \(address):\(port)" : "dnat to [\(address)]:\(port)"
-        case .masqueradeFullyRandom: return "masquerade fully-random"
-        case .reject: return "reject"
-        case .verdict(let verdict): return text(verdict)
-        }
+        var out = ""
+        append(expr, family: family, into: &out)
+        return out
     }
 }
