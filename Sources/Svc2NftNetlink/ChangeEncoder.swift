@@ -19,19 +19,15 @@ extension GraphEncoder {
             for set in change.addedSets { encode(set.retargeted(oldNames), table: table, create: true, into: &batch) }
             for chain in change.addedChains { addRules(of: chain.retargeted(oldNames), table: table, fault: nil, into: &batch) }
             for renamed in change.renamedChains {
-                let old = renamed.old.name.text
-                flushRules(family, change.table, chain: old, object: .chain(family, renamed.new.name, renamed.new.owner), into: &batch)
-                addRules(of: renamed.new.retargeted(oldNames), table: table, fault: nil, as: old, into: &batch)
+                rewrite(renamed.old.name.text, as: renamed.new.retargeted(oldNames), table: table, fault: nil, into: &batch)
             }
             for (set, elements) in change.elements.sorted(by: { $0.key < $1.key }) {
                 addElements(elements.removed, to: set, delete: true, family: family, table: change.table, into: &batch)
                 addElements(elements.added.map { $0.retargeted(oldNames) }, to: set, family: family, table: change.table, into: &batch)
             }
-            for chain in change.removedChains {
-                flushRules(family, change.table, chain: chain.name.text, object: .chain(family, chain.name, chain.owner), into: &batch)
-            }
-            for set in change.removedSets { deleteSet(family, change.table, set.name.text, into: &batch) }
-            deleteChains(change.removedChains.map { ($0.name.text, $0.owner) }, family: family, table: change.table, into: &batch)
+            remove(
+                chains: change.removedChains.map { ($0.name.text, $0.owner) }, sets: change.removedSets.map(\.name.text), family: family,
+                table: change.table, into: &batch)
             for renamed in change.renamedChains {
                 guard let handle = handles[family]?[renamed.old.name.text] else { continue }
                 renameChain(family, change.table, handle: handle, to: renamed.new, into: &batch)

@@ -148,10 +148,7 @@ public enum GraphEncoder {
         for chain in newChains { addChain(chain, table: table, into: &batch) }
         for set in newSets { encode(set.retargeted(oldNames), table: table, create: true, into: &batch) }
         for chain in newChains { addRules(of: chain.retargeted(oldNames), table: table, fault: fault, into: &batch) }
-        for (old, chain) in renamed {
-            flushRules(family, table.name, chain: old, object: .chain(family, chain.name, chain.owner), into: &batch)
-            addRules(of: chain.retargeted(oldNames), table: table, fault: fault, as: old, into: &batch)
-        }
+        for (old, chain) in renamed { rewrite(old, as: chain.retargeted(oldNames), table: table, fault: fault, into: &batch) }
         var rewritten: Set<ChainName> = []
         for chain in table.chains where current.chains[chain.name.text] != nil {
             let targets = chain.rules.flatMap(\.exprs).flatMap(ChainTargets.of)
@@ -190,15 +187,29 @@ public enum GraphEncoder {
     static func deleteStale(_ table: Table, current: TableState, keeping: Set<String> = [], into batch: inout Batch) -> Int {
         let wanted = Set(table.chains.map(\.name.text))
         let stale = current.chains.keys.filter { !wanted.contains($0) && !keeping.contains($0) }.sorted()
-        for name in stale {
-            flushRules(table.family, table.name, chain: name, object: .chain(table.family, ChainName(name), nil), into: &batch)
-        }
         let wantedSets = Set(table.sets.map(\.name.text))
-        for name in current.sets.keys.sorted() where !wantedSets.contains(name) {
-            deleteSet(table.family, table.name, name, into: &batch)
-        }
-        deleteChains(stale.map { ($0, Owner?.none) }, family: table.family, table: table.name, into: &batch)
+        remove(
+            chains: stale.map { ($0, Owner?.none) }, sets: current.sets.keys.sorted().filter { !wantedSets.contains($0) },
+            family: table.family, table: table.name, into: &batch)
         return stale.count
+    }
+
+    /// Removes chains and sets in a safe order: the chains' rules first (they refer to
+    /// sets and other chains), then the sets (their elements refer to chains), then the
+    /// chains, callers before callees.
+    static func remove(chains: [(String, Owner?)], sets: [String], family: TableFamily, table: String, into batch: inout Batch) {
+        for (name, owner) in chains {
+            flushRules(family, table, chain: name, object: .chain(family, ChainName(name), owner), into: &batch)
+        }
+        for name in sets { deleteSet(family, table, name, into: &batch) }
+        deleteChains(chains, family: family, table: table, into: &batch)
+    }
+
+    /// Replaces the rules of the kernel chain `old` (an older version of `chain`) with
+    /// `chain`'s; the rename to `chain`'s name comes at the end of the batch.
+    static func rewrite(_ old: String, as chain: Chain, table: Table, fault: Fault?, into batch: inout Batch) {
+        flushRules(table.family, table.name, chain: old, object: .chain(table.family, chain.name, chain.owner), into: &batch)
+        addRules(of: chain, table: table, fault: fault, as: old, into: &batch)
     }
 
     /// Deletes chains callers first: external and firewall chains, then policy chains,
