@@ -163,8 +163,4 @@ struct UserData {
         }
         return nil
     }
-
-    mutating func put(_ type: UInt8, nested: UserData) {
-        bytes += [type, UInt8(nested.bytes.count)] + nested.bytes
-    }
 }

@@ -47,7 +47,7 @@ public struct LiveTable: Equatable, Sendable {
             buffer = [CChar](repeating: 0, count: needed + 1)
             _ = nftnl_rule_snprintf(&buffer, buffer.count, rule, UInt32(NFTNL_OUTPUT_DEFAULT.rawValue), 0)
         }
-        let text = String(cString: buffer)
+        let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         // The kernel reports defaults it filled in: lookup flags 0, NAT max registers equal
         // to the min ones, NF_NAT_RANGE_MAP_IPS, a dynset timeout of 0 (the set's own
         // timeout applies). They are not differences. Each pattern only runs on lines
