@@ -30,10 +30,14 @@ let package = Package(
             dependencies: [
                 "Svc2NftCore", "Svc2NftNetlink",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            // jemalloc (libjemalloc-dev) replaces glibc's malloc: a compile allocates and frees
+            // millions of small values on two threads; README "Performance" has the numbers.
+            linkerSettings: [.linkedLibrary("jemalloc")]
         ),
         // make bench: synthetic clusters and the benchmark table.
-        .executableTarget(name: "svc2nft-bench", dependencies: ["Svc2NftCore", "Svc2NftNetlink"]),
+        .executableTarget(
+            name: "svc2nft-bench", dependencies: ["Svc2NftCore", "Svc2NftNetlink"], linkerSettings: [.linkedLibrary("jemalloc")]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(

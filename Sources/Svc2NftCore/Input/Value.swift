@@ -1,6 +1,6 @@
 /// A parsed JSON or YAML document: the common tree both parsers produce, so the model
 /// layer reads one shape whatever the file format was.
-public indirect enum Value: Equatable, Sendable {
+public enum Value: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)

@@ -32,7 +32,8 @@ public enum KubernetesName {
     public static func isPortName(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
         guard (1...15).contains(bytes.count), bytes.first != UInt8(ascii: "-"), bytes.last != UInt8(ascii: "-"),
-            !text.contains("--"), bytes.contains(where: { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
+            !zip(bytes, bytes.dropFirst()).contains(where: { $0 == UInt8(ascii: "-") && $1 == UInt8(ascii: "-") }),
+            bytes.contains(where: { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) })
         else { return false }
         return bytes.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") }
     }
