@@ -22,6 +22,35 @@ import Testing
         }
     }
 
+    /// A large List's items are checked at once but parsed when decoded: the same objects,
+    /// paths and kinds as a full parse, nested Lists flattened, and syntax errors still
+    /// reported by line and column before anything is decoded.
+    @Test func largeListItemsStayTextUntilDecoded() throws {
+        let item = #"{"kind": "Service", "metadata": {"name": "s", "uid": "u"}, "spec": {"ports": [{"port": 80}]}, "kind": "Service"}"#
+        let nested = #"{"kind": "ServiceList", "items": [{"kind": "Endpoints", "metadata": {"name": "e"}}]}"#
+        let count = 2 * JSONParser.parallelThreshold / item.utf8.count
+        let items = Array(repeating: item, count: count) + [nested, #"{"metadata": {}, "kind": 7}"#]
+        let text = "{\"items\": [\n" + items.joined(separator: ",\n") + "\n], \"kind\": \"List\"}"
+        let objects = try ManifestReader.parse(Array(text.utf8), file: "big")
+        #expect(objects.count == count + 2)
+        #expect(objects[0].path == "items[0]" && objects[0].kind == "Service")
+        #expect(objects[0].value == (try JSONParser.parse(Array(item.utf8), file: "item")))
+        #expect(objects[count].path == "items[\(count)].items[0]" && objects[count].kind == "Endpoints")
+        #expect(objects[count + 1].kind == "" && objects[count + 1].value["kind"] == .number(7))
+        #expect(objects[count + 1].parsed.value == objects[count + 1].value)
+
+        var broken = Array(text.utf8)
+        broken[broken.lastIndex(of: UInt8(ascii: "7"))!] = UInt8(ascii: "x")
+        #expect(throws: InputError.syntax(file: "big", line: count + 3, column: 26, message: "unexpected character 'x'")) {
+            try ManifestReader.parse(broken, file: "big")
+        }
+        let notAList = text.replacingOccurrences(of: #""kind": "List"}"#, with: #""kind": "Bag"}"#)
+        let whole = try ManifestReader.parse(Array(notAList.utf8), file: "big")
+        #expect(whole.count == 1 && whole[0].kind == "Bag")
+        guard case .array(let parsed)? = whole[0].value["items"] else { Issue.record("items not parsed"); return }
+        #expect(parsed.count == count + 2)
+    }
+
     /// The API server's bookkeeping fields are checked but not kept; everything else is.
     @Test func bookkeepingFieldsAreCheckedButNotKept() throws {
         let text = #"{"metadata": {"uid": "x", "name": "web", "resourceVersion": "7", "managedFields": [{"a": [1, {"b": null}]}]},"#

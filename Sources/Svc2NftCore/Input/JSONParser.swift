@@ -28,6 +28,109 @@ public struct JSONParser {
 
     private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
+    /// A JSON document whose List items were checked but left unparsed (see
+    /// `parseDeferringItems`).
+    public struct Outline: Sendable {
+        /// The document; when `items` is set, its `items` field is an empty placeholder.
+        public let document: Value
+        /// Where each item of the top-level `items` list starts, with its `kind`; nil when
+        /// nothing was deferred.
+        public let items: [Item]?
+
+        /// One unparsed item: its first byte, whether it is an object, and its `kind`
+        /// (the string value of its last `kind` field; nil when there is none).
+        public struct Item: Sendable {
+            public let start: Int
+            public let isObject: Bool
+            public let kind: String?
+        }
+    }
+
+    /// Parses a document, except the items of a large top-level object's `items` list (a
+    /// `kubectl get -o json` List): those are checked exactly as `parse` would check them,
+    /// so every syntax error is reported here, and only their starts and kinds are kept.
+    /// Each item is parsed later with `parseChecked`, on whichever core decodes it, and
+    /// freed right after: the whole tree never exists at once. A small input, or a large
+    /// one whose top-level object is not a List, parses in full.
+    public static func parseDeferringItems(_ bytes: [UInt8], file: String) throws(InputError) -> Outline {
+        let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        guard bytes.count > parallelThreshold, firstByte == UInt8(ascii: "{") else {
+            return Outline(document: try parse(bytes, file: file), items: nil)
+        }
+        let outline: Outline
+        do {
+            outline = try bytes.withUnsafeBufferPointer { buffer in
+                var parser = JSONParser(bytes: buffer)
+                parser.skipWhitespace()
+                var fields = Fields()
+                var items: [Outline.Item]? = nil
+                try parser.eachMember(keys: true) { parser, key in
+                    if key == "items", parser.bytes[parser.index] == UInt8(ascii: "[") {
+                        items = try parser.outlineItems()
+                        fields.append(key, .array([]))
+                    } else {
+                        if key == "items" { items = nil }  // a later `items` wins, as in `parse`
+                        if Self.isBookkeeping(key) {
+                            try parser.skipValue(depth: 1)
+                        } else {
+                            fields.append(key, try parser.parseValue(depth: 1))
+                        }
+                    }
+                }
+                parser.skipWhitespace()
+                if parser.index < buffer.count { throw parser.failure("unexpected text after the document") }
+                return Outline(document: .object(fields), items: items)
+            }
+        } catch let failure as Failure {
+            let (line, column) = Self.position(of: failure.offset, in: bytes)
+            throw .syntax(file: file, line: line, column: column, message: failure.message)
+        } catch {
+            fatalError("unreachable: \(error)")
+        }
+        guard outline.items != nil, case .string(let kind)? = outline.document["kind"], kind.hasSuffix("List") else {
+            return Outline(document: try parse(bytes, file: file), items: nil)
+        }
+        return outline
+    }
+
+    /// At a List's `[`: checks every item and records its start and kind.
+    private mutating func outlineItems() throws -> [Outline.Item] {
+        var items: [Outline.Item] = []
+        try eachItem { parser in
+            let start = parser.index
+            guard parser.bytes[start] == UInt8(ascii: "{") else {
+                try parser.skipValue(depth: 2)
+                items.append(Outline.Item(start: start, isObject: false, kind: nil))
+                return
+            }
+            var kind: String? = nil
+            try parser.eachMember(keys: true) { parser, key in
+                if key == "kind" {
+                    kind = nil
+                    if parser.bytes[parser.index] == UInt8(ascii: "\"") { kind = try parser.parseString() } else { try parser.skipValue(depth: 3) }
+                } else {
+                    try parser.skipValue(depth: 3)
+                }
+            }
+            items.append(Outline.Item(start: start, isObject: true, kind: kind))
+        }
+        return items
+    }
+
+    /// The item at `start` of a document `parseDeferringItems` has checked.
+    public static func parseChecked(_ bytes: [UInt8], at start: Int) -> Value {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = JSONParser(bytes: buffer)
+            parser.index = start
+            do {
+                return try parser.parseValue(depth: 2)
+            } catch {
+                preconditionFailure("an item parseDeferringItems checked failed to parse: \(error)")
+            }
+        }
+    }
+
+
     private struct Failure: Error {
         let offset: Int
         let message: String

@@ -6,9 +6,50 @@ public struct RawObject: Sendable {
     public let file: String
     /// JSON path prefix of the object inside its file: "", "items[3]", "doc[1]".
     public let path: String
-    public let value: Value
+    /// The object's `kind` ("" when it has none).
+    public let kind: String
+    private let source: Source
 
-    public var kind: String { value["kind"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "" }
+    /// A parsed tree, or an item of a large List still as text (see
+    /// `JSONParser.parseDeferringItems`), parsed each time `value` is read.
+    private enum Source: Sendable {
+        case tree(Value)
+        case text(ManifestText, start: Int)
+    }
+
+    public init(file: String, path: String, value: Value) {
+        self.file = file
+        self.path = path
+        kind = if case .string(let s)? = value["kind"] { s } else { "" }
+        source = .tree(value)
+    }
+
+    init(file: String, path: String, kind: String, text: ManifestText, start: Int) {
+        self.file = file
+        self.path = path
+        self.kind = kind
+        source = .text(text, start: start)
+    }
+
+    /// The object's tree (parsed now, if it was left as text).
+    public var value: Value {
+        switch source {
+        case .tree(let value): value
+        case .text(let text, let start): JSONParser.parseChecked(text.bytes, at: start)
+        }
+    }
+
+    /// The same object with its tree parsed, for readers that look at it more than once.
+    public var parsed: RawObject {
+        if case .tree = source { return self }
+        return RawObject(file: file, path: path, value: value)
+    }
+}
+
+/// A file's bytes, shared by the objects still to be parsed from them.
+final class ManifestText: Sendable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 }
 
 /// Finds manifest files and splits them into objects: files or directories (recursive,
@@ -104,7 +145,9 @@ public enum ManifestReader {
         let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         var documents: [Value]
         if firstByte == UInt8(ascii: "{") || firstByte == UInt8(ascii: "[") {
-            documents = [try JSONParser.parse(bytes, file: file)]
+            let outline = try JSONParser.parseDeferringItems(bytes, file: file)
+            if let items = outline.items { return try listItems(items, of: bytes, file: file) }
+            documents = [outline.document]
         } else {
             documents = try YAMLReader.documents(String(decoding: bytes, as: UTF8.self), file: file)
         }
@@ -113,6 +156,24 @@ public enum ManifestReader {
         for (number, document) in documents.enumerated() {
             let prefix = documents.count > 1 ? "doc[\(number)]" : ""
             try flatten(document, file: file, path: prefix, into: &objects)
+        }
+        return objects
+    }
+
+    /// The objects of a large List whose items were checked but not parsed: each stays
+    /// text until decoded, except items that are not plain objects (nested Lists, or not
+    /// objects at all), which are parsed and flattened now.
+    static func listItems(_ items: [JSONParser.Outline.Item], of bytes: [UInt8], file: String) throws(InputError) -> [RawObject] {
+        let text = ManifestText(bytes)
+        var objects: [RawObject] = []
+        objects.reserveCapacity(items.count)
+        for (number, item) in items.enumerated() {
+            let path = "items[\(number)]"
+            if item.isObject, !(item.kind ?? "").hasSuffix("List") {
+                objects.append(RawObject(file: file, path: path, kind: item.kind ?? "", text: text, start: item.start))
+            } else {
+                try flatten(JSONParser.parseChecked(bytes, at: item.start), file: file, path: path, into: &objects)
+            }
         }
         return objects
     }

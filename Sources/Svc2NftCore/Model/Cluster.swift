@@ -41,21 +41,23 @@ public enum ClusterLoader {
             if keepGoing { report.warnings.append("\(error) (object skipped)") } else { errors.append(error) }
         }
 
-        // Decoding is pure per object: do it on all cores, then merge in input order.
-        let decoded = objects.orderedParallelMap { raw -> Decoded in
+        // Decoding is pure per object: do it on all cores (parsing a List's items there
+        // too, each tree freed as soon as it is decoded), then merge in input order.
+        let decoded = objects.orderedParallelMap { object -> (apiVersion: String?, result: Decoded) in
+            guard ["Service", "EndpointSlice", "Endpoints"].contains(object.kind) else { return (nil, .other) }
+            let raw = object.parsed
+            let apiVersion: String? = if case .string(let s)? = raw.value["apiVersion"] { s } else { nil }
             do throws(ModelError) {
                 switch raw.kind {
-                case "Service": return .service(try ServiceDecoder.decode(raw))
-                case "EndpointSlice": return .slice(try EndpointDecoder.decodeSlice(raw))
-                case "Endpoints": return .endpoints(try EndpointDecoder.decodeEndpoints(raw))
-                default: return .other
+                case "Service": return (apiVersion, .service(try ServiceDecoder.decode(raw)))
+                case "EndpointSlice": return (apiVersion, .slice(try EndpointDecoder.decodeSlice(raw)))
+                default: return (apiVersion, .endpoints(try EndpointDecoder.decodeEndpoints(raw)))
                 }
             } catch {
-                return .failed(error)
+                return (apiVersion, .failed(error))
             }
         }
-        for (raw, result) in zip(objects, decoded) {
-            let apiVersion: String? = if case .string(let s)? = raw.value["apiVersion"] { s } else { nil }
+        for (raw, (apiVersion, result)) in zip(objects, decoded) {
             do throws(ModelError) {
                 switch (raw.kind, apiVersion) {
                 case ("Service", "v1"?), ("Service", nil):

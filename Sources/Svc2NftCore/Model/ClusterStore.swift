@@ -35,7 +35,7 @@ public struct ClusterStore: Sendable {
     /// Records one event; returns the Services whose rules may change (a slice can
     /// move from one Service to another). An invalid object changes nothing and throws.
     public mutating func apply(_ event: ObjectEvent) throws(ModelError) -> Set<ServiceID> {
-        let raw = event.object
+        let raw = event.object.parsed
         switch (raw.kind, event.change) {
         case ("Service", .upsert):
             let service = try ServiceDecoder.decode(raw)
