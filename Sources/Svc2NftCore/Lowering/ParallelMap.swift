@@ -4,26 +4,34 @@ extension Array where Element: Sendable {
     /// `map` over contiguous chunks on all cores, results in the original order, so
     /// output stays byte-identical to a sequential run. For pure transforms only.
     func orderedParallelMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
-        let chunkCount = Swift.min(count, 4 * ProcessInfoLite.activeProcessorCount)
-        guard chunkCount > 1, count >= 64 else { return map(transform) }
-        let results = ChunkResults<T>(count: chunkCount)
+        guard count >= 64 else { return map(transform) }
         let items = self
+        return Parallel.chunks(count) { range in items[range].map(transform) }.flatMap { $0 }
+    }
+}
+
+/// Work split over all cores.
+enum Parallel {
+    /// `body` for each of a few contiguous ranges covering `0..<count` (4 per core), run
+    /// on all cores; the results in range order.
+    static func chunks<T: Sendable>(_ count: Int, _ body: @Sendable (Range<Int>) -> T) -> [T] {
+        let chunkCount = Swift.max(1, Swift.min(count, 4 * ProcessInfoLite.activeProcessorCount))
+        guard chunkCount > 1 else { return [body(0..<count)] }
+        let results = ChunkResults<T>(count: chunkCount)
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-            let start = items.count * chunk / chunkCount
-            let end = items.count * (chunk + 1) / chunkCount
-            results.store(chunk, items[start..<end].map(transform))
+            results.store(chunk, body(count * chunk / chunkCount..<count * (chunk + 1) / chunkCount))
         }
-        return results.joined()
+        return results.values
     }
 }
 
 /// One slot per chunk, each written by exactly one task before `concurrentPerform`
 /// returns, then read on the calling thread.
 private final class ChunkResults<T>: @unchecked Sendable {
-    private var slots: [[T]]
-    init(count: Int) { slots = Array(repeating: [], count: count) }
-    func store(_ index: Int, _ values: [T]) { slots[index] = values }
-    func joined() -> [T] { slots.flatMap { $0 } }
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func store(_ index: Int, _ value: T) { slots[index] = value }
+    var values: [T] { slots.map { $0! } }
 }
 
 /// The number of CPUs, without importing Foundation into the lowering code.

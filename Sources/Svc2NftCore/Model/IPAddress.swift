@@ -130,15 +130,22 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public var description: String {
         if family == .v4 {
-            // Hot in emit (every element, DNAT and match): format without temporaries.
-            var text = ""
-            text.reserveCapacity(15)
-            for shift in stride(from: 24, through: 0, by: -8) {
-                let octet = Int((low >> UInt64(shift)) & 0xFF)
-                if shift != 24 { text.append(".") }
-                text.append(String(octet))
+            // Hot in emit (every element, DNAT and match): digits written straight into the string.
+            return String(unsafeUninitializedCapacity: 15) { buffer in
+                var count = 0
+                func put(_ byte: UInt8) {
+                    buffer[count] = byte
+                    count += 1
+                }
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    let octet = UInt8(truncatingIfNeeded: low >> UInt64(shift))
+                    if shift != 24 { put(UInt8(ascii: ".")) }
+                    if octet >= 100 { put(UInt8(ascii: "0") + octet / 100) }
+                    if octet >= 10 { put(UInt8(ascii: "0") + octet / 10 % 10) }
+                    put(UInt8(ascii: "0") + octet % 10)
+                }
+                return count
             }
-            return text
         }
         let groups = self.groups
         // Longest run of two or more zero groups, first one on ties (RFC 5952 4.2).
