@@ -4,27 +4,50 @@ import Svc2NftCore
 /// A netlink batch under construction: wraps libnftnl's paged `nftnl_batch`, so it grows
 /// past any fixed buffer (tens of MB for 10,000 Services). Every message gets the next
 /// sequence number, remembered with the graph object it was built from.
+///
+/// A batch can also be a *fragment*: messages built on another core (no begin or end
+/// message, numbered from 0, anonymous-set ids from their own range), appended to the
+/// real batch with `append(_:)`, which renumbers them in place.
 struct Batch: ~Copyable {
     /// Page size and the room one message may overrun a page by. The largest message is
-    /// an element chunk, kept under `ElementChunk.maxBytes`.
+    /// an element chunk, kept under `GraphEncoder.maxElementBytes`.
     static let pageSize: UInt32 = 256 * 1024
     static let pageOverrun: UInt32 = 128 * 1024
 
-    private var pointer: OpaquePointer?
+    private var pointer: OpaquePointer
+    /// The bytes of pages closed before a fragment was appended.
+    private var closed: [UInt8] = []
+    private let firstSequence: UInt32
     private var sequence: UInt32
-    private var objects: [UInt32: GraphObject] = [:]
+    /// The graph object of message `firstSequence + i`.
+    private var objects: [GraphObject] = []
     private(set) var messageCount = 0
-    private var nextSetID: UInt32 = 1
+    private var nextSetID: UInt32
 
     init(firstSequence: UInt32 = 1) {
-        guard let pointer = nftnl_batch_alloc(Self.pageSize, Self.pageOverrun) else {
-            preconditionFailure("nftnl_batch_alloc failed: out of memory")
-        }
-        self.pointer = pointer
+        pointer = Self.allocate()
+        self.firstSequence = firstSequence
         sequence = firstSequence
-        objects[sequence] = .batch
+        nextSetID = 1
+        objects.append(.batch)
         nftnl_batch_begin(nftnl_batch_buffer(pointer).assumingMemoryBound(to: CChar.self), sequence)
         advance()
+    }
+
+    /// A fragment whose anonymous sets take ids from `setIDs` up (disjoint from every
+    /// other fragment's and from the batch's own, which count up from 1).
+    init(fragmentWithSetIDsFrom setIDs: UInt32) {
+        pointer = Self.allocate()
+        firstSequence = 0
+        sequence = 0
+        nextSetID = setIDs
+    }
+
+    private static func allocate() -> OpaquePointer {
+        guard let pointer = nftnl_batch_alloc(pageSize, pageOverrun) else {
+            preconditionFailure("nftnl_batch_alloc failed: out of memory")
+        }
+        return pointer
     }
 
     /// A set id, unique within this batch (anonymous sets are found by it).
@@ -46,42 +69,97 @@ struct Batch: ~Copyable {
         let buffer = nftnl_batch_buffer(pointer).assumingMemoryBound(to: CChar.self)
         let header = nftnl_nlmsg_build_hdr(buffer, UInt16(type.rawValue), family, UInt16(flags), sequence)!
         payload(header)
-        objects[sequence] = object
+        objects.append(object)
         messageCount += 1
         advance()
     }
 
-    /// Closes the batch and copies its pages out.
-    consuming func finalize() -> FinalizedBatch {
-        let endSequence = sequence
-        nftnl_batch_end(nftnl_batch_buffer(pointer).assumingMemoryBound(to: CChar.self), sequence)
-        objects[endSequence] = .batch
-        advance()
+    /// Moves the pages written so far into `closed` and starts on fresh ones.
+    private mutating func closePages() {
         let count = Int(nftnl_batch_iovec_len(pointer))
         var iov = [iovec](repeating: iovec(), count: count)
         nftnl_batch_iovec(pointer, &iov, UInt32(count))
-        let pages = iov.map { Array(UnsafeRawBufferPointer(start: $0.iov_base, count: $0.iov_len)) }
-        let result = FinalizedBatch(pages: pages, objects: objects, messageCount: messageCount)
+        for page in iov { closed.append(contentsOf: UnsafeRawBufferPointer(start: page.iov_base, count: page.iov_len)) }
         nftnl_batch_free(pointer)
-        pointer = nil
-        return result
+        pointer = Self.allocate()
     }
 
-    deinit { if let pointer { nftnl_batch_free(pointer) } }
+    /// A finished fragment: its bytes, numbered from 0, and its objects.
+    consuming func fragment() -> Fragment {
+        closePages()
+        return Fragment(bytes: closed, objects: objects)
+    }
+
+    /// Appends a fragment's messages, renumbered to follow this batch's.
+    mutating func append(_ fragment: consuming Fragment) {
+        closePages()
+        var bytes = fragment.bytes
+        Self.renumber(&bytes, from: sequence)
+        closed.append(contentsOf: bytes)
+        objects.append(contentsOf: fragment.objects)
+        sequence += UInt32(fragment.objects.count)
+        messageCount += fragment.objects.count
+    }
+
+    /// Adds `base` to the sequence number of every message in `bytes`.
+    static func renumber(_ bytes: inout [UInt8], from base: UInt32) {
+        bytes.withUnsafeMutableBytes { raw in
+            var offset = 0
+            while offset + 16 <= raw.count {
+                let length = Int(raw.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+                let sequence = raw.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
+                raw.storeBytes(of: sequence &+ base, toByteOffset: offset + 8, as: UInt32.self)
+                precondition(length >= 16, "malformed netlink message in a batch fragment")
+                offset += (length + 3) & ~3
+            }
+        }
+    }
+
+    /// Closes the batch and copies its pages into one buffer (one iovec to send, however
+    /// large the batch: sendmsg takes at most 1,024).
+    consuming func finalize() -> FinalizedBatch {
+        nftnl_batch_end(nftnl_batch_buffer(pointer).assumingMemoryBound(to: CChar.self), sequence)
+        objects.append(.batch)
+        advance()
+        closePages()
+        return FinalizedBatch(bytes: closed, objects: SequenceObjects(first: firstSequence, objects: objects), messageCount: messageCount)
+    }
+
+    deinit { nftnl_batch_free(pointer) }
+}
+
+/// Messages built apart by a `Batch` fragment, waiting to be appended.
+struct Fragment: Sendable {
+    let bytes: [UInt8]
+    let objects: [GraphObject]
+}
+
+/// Which graph object each sequence number of a batch stands for.
+public struct SequenceObjects: Sendable {
+    let first: UInt32
+    let objects: [GraphObject]
+
+    public subscript(sequence: UInt32) -> GraphObject? {
+        guard sequence >= first, Int(sequence - first) < objects.count else { return nil }
+        return objects[Int(sequence - first)]
+    }
+
+    /// Every sequence number, in order.
+    var sequences: Range<UInt32> { first..<first + UInt32(objects.count) }
 }
 
 /// A finished batch: the bytes to send, and which graph object each sequence number
 /// stands for, so a kernel error on message s names its object.
 public struct FinalizedBatch: Sendable {
-    public let pages: [[UInt8]]
-    public let objects: [UInt32: GraphObject]
+    public let bytes: [UInt8]
+    public let objects: SequenceObjects
     /// Messages between begin and end.
     public let messageCount: Int
 
-    public var byteCount: Int { pages.reduce(0) { $0 + $1.count } }
+    public var byteCount: Int { bytes.count }
 
     /// Sequence numbers of the content messages, in order (begin and end excluded).
     public var contentSequences: [UInt32] {
-        objects.filter { $0.value != .batch }.keys.sorted()
+        objects.sequences.filter { objects[$0] != .batch }
     }
 }

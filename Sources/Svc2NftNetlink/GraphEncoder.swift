@@ -101,9 +101,25 @@ public enum GraphEncoder {
 
     static func encodeCreate(_ table: Table, fault: Fault?, into batch: inout Batch) {
         addTable(table.family, table.name, comment: table.comment, into: &batch)
-        for chain in table.chains { addChain(chain, table: table, into: &batch) }
+        inParallel(table.chains, into: &batch) { chain, batch in addChain(chain, table: table, into: &batch) }
         for set in table.sets { encode(set, table: table, create: true, into: &batch) }
-        for chain in table.chains { addRules(of: chain, table: table, fault: fault, into: &batch) }
+        inParallel(table.chains, into: &batch) { chain, batch in addRules(of: chain, table: table, fault: fault, into: &batch) }
+    }
+
+    /// Encodes each item's messages, in item order, on all cores: chunks of items go into
+    /// batch fragments, appended in order. (Encoding 10,000 Services' rules is over half a
+    /// second on one core.)
+    static func inParallel<Item: Sendable>(_ items: [Item], into batch: inout Batch, _ encode: @Sendable (Item, inout Batch) -> Void) {
+        guard items.count >= 256 else {
+            for item in items { encode(item, &batch) }
+            return
+        }
+        let fragments = Parallel.chunks(items.count) { chunk, range in
+            var fragment = Batch(fragmentWithSetIDsFrom: UInt32(chunk + 1) << 24)
+            for index in range { encode(items[index], &fragment) }
+            return fragment.fragment()
+        }
+        for fragment in fragments { batch.append(fragment) }
     }
 
     static func encodeUpdate(
@@ -145,9 +161,11 @@ public enum GraphEncoder {
         let newSets = table.sets.filter { current.sets[$0.name.text] == nil }
 
         addTable(family, table.name, comment: nil, into: &batch)
-        for chain in newChains { addChain(chain, table: table, into: &batch) }
+        inParallel(newChains, into: &batch) { chain, batch in addChain(chain, table: table, into: &batch) }
         for set in newSets { encode(set.retargeted(oldNames), table: table, create: true, into: &batch) }
-        for chain in newChains { addRules(of: chain.retargeted(oldNames), table: table, fault: fault, into: &batch) }
+        inParallel(newChains, into: &batch) { chain, batch in
+            addRules(of: chain.retargeted(oldNames), table: table, fault: fault, into: &batch)
+        }
         for (old, chain) in renamed { rewrite(old, as: chain.retargeted(oldNames), table: table, fault: fault, into: &batch) }
         var rewritten: Set<ChainName> = []
         for chain in table.chains where current.chains[chain.name.text] != nil {
@@ -254,7 +272,7 @@ public enum GraphEncoder {
                 encode(set, table: table, create: true, into: &main)
             }
         }
-        for chain in table.chains { addRules(of: chain, table: table, fault: fault, into: &main) }
+        inParallel(table.chains, into: &main) { chain, batch in addRules(of: chain, table: table, fault: fault, into: &batch) }
     }
 
     static func addChain(_ chain: Chain, table: Table, into batch: inout Batch) {

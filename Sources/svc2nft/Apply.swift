@@ -36,9 +36,8 @@ struct Apply: ParsableCommand {
         do {
             let applied = try Applier(transport: MNLTransport()).apply(graph, repair: repair, fault: Self.fault)
             let plan = applied.plan
-            let rules = graph.tables.flatMap(\.chains).map(\.rules.count).reduce(0, +)
             Pipeline.printError(
-                "applied: \(graph.tables.count) tables, \(graph.tables.flatMap(\.chains).count) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)"
+                "applied: \(graph.tables.count) tables, \(graph.chainCount) chains, \(graph.ruleCount) rules; sent \(plan.summary) (\(plan.byteCount) bytes)"
             )
         } catch {
             Pipeline.printError("error: \(error)")

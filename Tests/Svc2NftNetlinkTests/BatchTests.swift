@@ -17,7 +17,7 @@ struct Message: Equatable {
     static let newSet = nft(9), delSet = nft(11), newSetElem = nft(12), delSetElem = nft(14)
 
     static func parse(_ batch: FinalizedBatch) -> [Message] {
-        let bytes = batch.pages.flatMap { $0 }
+        let bytes = batch.bytes
         var messages: [Message] = []
         var offset = 0
         func u32(_ at: Int) -> UInt32 { bytes[at..<at + 4].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) } }
@@ -209,7 +209,7 @@ struct Message: Equatable {
         }
         let graph = Lowering.lower(Cluster(services: services, slices: slices), node: NodeConfig())
         let batch = GraphEncoder.plan(graph).batch
-        #expect(batch.pages.count > 4, "expected a multi-page batch, got \(batch.pages.count) pages of \(batch.byteCount) bytes")
+        #expect(batch.byteCount > 4 * 256 * 1024, "expected a batch over several 256 KiB libnftnl pages, got \(batch.byteCount) bytes")
         let messages = Message.parse(batch)
         #expect(messages.count == batch.messageCount + 2)
         #expect(Set(messages.map(\.sequence)).count == messages.count)

@@ -26,7 +26,7 @@ public enum NftText {
         }
         // Chains are nearly all of the text: rendered in pieces on all cores, joined in order.
         let chains = table.chains
-        let pieces = Parallel.chunks(chains.count) { range in
+        let pieces = Parallel.chunks(chains.count) { _, range in
             var piece = ""
             for index in range {
                 if index > 0 { piece += "\n" }

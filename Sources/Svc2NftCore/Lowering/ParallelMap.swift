@@ -6,20 +6,20 @@ extension Array where Element: Sendable {
     func orderedParallelMap<T: Sendable>(_ transform: @Sendable (Element) -> T) -> [T] {
         guard count >= 64 else { return map(transform) }
         let items = self
-        return Parallel.chunks(count) { range in items[range].map(transform) }.flatMap { $0 }
+        return Parallel.chunks(count) { _, range in items[range].map(transform) }.flatMap { $0 }
     }
 }
 
-/// Work split over all cores.
-enum Parallel {
-    /// `body` for each of a few contiguous ranges covering `0..<count` (4 per core), run
-    /// on all cores; the results in range order.
-    static func chunks<T: Sendable>(_ count: Int, _ body: @Sendable (Range<Int>) -> T) -> [T] {
+/// Work split over all cores, for pure transforms whose results are used in order.
+public enum Parallel {
+    /// `body(chunk, range)` for a few contiguous ranges covering `0..<count` (4 per core,
+    /// numbered from 0), run on all cores; the results in range order.
+    public static func chunks<T: Sendable>(_ count: Int, _ body: @Sendable (_ chunk: Int, _ range: Range<Int>) -> T) -> [T] {
         let chunkCount = Swift.max(1, Swift.min(count, 4 * ProcessInfoLite.activeProcessorCount))
-        guard chunkCount > 1 else { return [body(0..<count)] }
+        guard chunkCount > 1 else { return [body(0, 0..<count)] }
         let results = ChunkResults<T>(count: chunkCount)
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
-            results.store(chunk, body(count * chunk / chunkCount..<count * (chunk + 1) / chunkCount))
+            results.store(chunk, body(chunk, count * chunk / chunkCount..<count * (chunk + 1) / chunkCount))
         }
         return results.values
     }
