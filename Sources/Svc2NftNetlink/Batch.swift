@@ -15,8 +15,9 @@ struct Batch: ~Copyable {
     static let pageOverrun: UInt32 = 128 * 1024
 
     private var pointer: OpaquePointer
-    /// The bytes of pages closed before a fragment was appended.
-    private var closed: [UInt8] = []
+    /// Bytes already copied out of libnftnl's pages: the pages closed before each
+    /// appended fragment, and the fragments.
+    private var closed: [[UInt8]] = []
     private let firstSequence: UInt32
     private var sequence: UInt32
     /// The graph object of message `firstSequence + i`.
@@ -74,28 +75,31 @@ struct Batch: ~Copyable {
         advance()
     }
 
-    /// Moves the pages written so far into `closed` and starts on fresh ones.
-    private mutating func closePages() {
+    /// The pages written so far, copied into one array; starts on fresh pages.
+    private mutating func takePages() -> [UInt8] {
         let count = Int(nftnl_batch_iovec_len(pointer))
         var iov = [iovec](repeating: iovec(), count: count)
         nftnl_batch_iovec(pointer, &iov, UInt32(count))
-        for page in iov { closed.append(contentsOf: UnsafeRawBufferPointer(start: page.iov_base, count: page.iov_len)) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(iov.reduce(0) { $0 + $1.iov_len })
+        for page in iov { bytes.append(contentsOf: UnsafeRawBufferPointer(start: page.iov_base, count: page.iov_len)) }
         nftnl_batch_free(pointer)
         pointer = Self.allocate()
+        return bytes
     }
 
     /// A finished fragment: its bytes, numbered from 0, and its objects.
     consuming func fragment() -> Fragment {
-        closePages()
-        return Fragment(bytes: closed, objects: objects)
+        Fragment(bytes: takePages(), objects: objects)
     }
 
     /// Appends a fragment's messages, renumbered to follow this batch's.
     mutating func append(_ fragment: consuming Fragment) {
-        closePages()
+        let pages = takePages()
+        if !pages.isEmpty { closed.append(pages) }
         var bytes = fragment.bytes
         Self.renumber(&bytes, from: sequence)
-        closed.append(contentsOf: bytes)
+        closed.append(bytes)
         objects.append(contentsOf: fragment.objects)
         sequence += UInt32(fragment.objects.count)
         messageCount += fragment.objects.count
@@ -115,14 +119,14 @@ struct Batch: ~Copyable {
         }
     }
 
-    /// Closes the batch and copies its pages into one buffer (one iovec to send, however
-    /// large the batch: sendmsg takes at most 1,024).
+    /// Closes the batch. Its bytes come in a few chunks (libnftnl's pages coalesced: one
+    /// iovec each, and sendmsg takes at most 1,024, however large the batch).
     consuming func finalize() -> FinalizedBatch {
         nftnl_batch_end(nftnl_batch_buffer(pointer).assumingMemoryBound(to: CChar.self), sequence)
         objects.append(.batch)
         advance()
-        closePages()
-        return FinalizedBatch(bytes: closed, objects: SequenceObjects(first: firstSequence, objects: objects), messageCount: messageCount)
+        closed.append(takePages())
+        return FinalizedBatch(chunks: closed, objects: SequenceObjects(first: firstSequence, objects: objects), messageCount: messageCount)
     }
 
     deinit { nftnl_batch_free(pointer) }
@@ -151,12 +155,15 @@ public struct SequenceObjects: Sendable {
 /// A finished batch: the bytes to send, and which graph object each sequence number
 /// stands for, so a kernel error on message s names its object.
 public struct FinalizedBatch: Sendable {
-    public let bytes: [UInt8]
+    /// The messages, in order, in a few chunks (each holds whole messages).
+    public let chunks: [[UInt8]]
     public let objects: SequenceObjects
     /// Messages between begin and end.
     public let messageCount: Int
 
-    public var byteCount: Int { bytes.count }
+    public var byteCount: Int { chunks.reduce(0) { $0 + $1.count } }
+    /// All bytes in one array (for tests and tools; sending uses the chunks).
+    public var bytes: [UInt8] { chunks.flatMap { $0 } }
 
     /// Sequence numbers of the content messages, in order (begin and end excluded).
     public var contentSequences: [UInt32] {

@@ -1,5 +1,6 @@
 import Foundation
 import Svc2NftCore
+import Svc2NftNetlink
 
 /// `svc2nft-bench`: `generate N M` prints a synthetic cluster; `phases FILE` times the
 /// compile phases in-process; `run` prints the benchmark table (see Bench.swift).
@@ -31,7 +32,7 @@ struct BenchMain {
     }
 }
 
-/// Wall time of each compile phase, in-process.
+/// Wall time of each compile phase, and of encoding apply's batch, in-process.
 enum Phases {
     static func time<T>(_ label: String, _ body: () throws -> T) rethrows -> (T, Double) {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -46,9 +47,10 @@ enum Phases {
         let node = NodeConfig(nodeName: "node-0", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.128.0.0/9")!])
         let (graph, lower) = time("lower") { Lowering.lower(loaded.0, node: node) }
         let (text, emit) = time("emit") { NftText.render(graph) }
+        let (plan, encode) = time("encode") { GraphEncoder.plan(graph) }
         print(
             String(
-                format: "read %.3f  parse %.3f  load %.3f  lower %.3f  emit %.3f  (%d bytes out)", read, parse, load, lower, emit,
-                text.utf8.count))
+                format: "read %.3f  parse %.3f  load %.3f  lower %.3f  emit %.3f  (%d bytes out)  encode %.3f (%d bytes)", read, parse,
+                load, lower, emit, text.utf8.count, encode, plan.byteCount))
     }
 }

@@ -25,6 +25,23 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// `first()` and `second()` at the same time, on two cores.
+    public static func pair<A: Sendable, B: Sendable>(_ first: @Sendable () -> A, _ second: @Sendable () -> B) -> (A, B) {
+        let results = ChunkResults<PairResult<A, B>>(count: 2)
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            results.store(index, index == 0 ? .first(first()) : .second(second()))
+        }
+        guard case .first(let a) = results.values[0], case .second(let b) = results.values[1] else { preconditionFailure("pair") }
+        return (a, b)
+    }
+
+    private enum PairResult<A: Sendable, B: Sendable>: Sendable {
+        case first(A)
+        case second(B)
+    }
+}
+
 /// One slot per chunk, each written by exactly one task before `concurrentPerform`
 /// returns, then read on the calling thread.
 private final class ChunkResults<T>: @unchecked Sendable {
