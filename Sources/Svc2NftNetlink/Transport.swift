@@ -60,16 +60,19 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive, socklen_t(MemoryLayout<Int32>.size))
         }
 
-        let sent: Int = batch.chunks.withIOVecs { iov -> Int in
-            var address = sockaddr_nl()
-            address.nl_family = sa_family_t(AF_NETLINK)
-            return withUnsafeMutablePointer(to: &address) { addressPointer in
-                var message = msghdr()
-                message.msg_name = UnsafeMutableRawPointer(addressPointer)
-                message.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
-                message.msg_iov = iov.baseAddress
-                message.msg_iovlen = iov.count
-                return sendmsg(fd, &message, 0)
+        var iov = batch.chunks.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        let sent: Int = withExtendedLifetime(batch) {
+            iov.withUnsafeMutableBufferPointer { iov in
+                var address = sockaddr_nl()
+                address.nl_family = sa_family_t(AF_NETLINK)
+                return withUnsafeMutablePointer(to: &address) { addressPointer in
+                    var message = msghdr()
+                    message.msg_name = UnsafeMutableRawPointer(addressPointer)
+                    message.msg_namelen = socklen_t(MemoryLayout<sockaddr_nl>.size)
+                    message.msg_iov = iov.baseAddress
+                    message.msg_iovlen = iov.count
+                    return sendmsg(fd, &message, 0)
+                }
             }
         }
         if sent < 0 {
@@ -267,21 +270,6 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
             offset += (length + 3) & ~3
         }
         return acks
-    }
-}
-
-extension Array where Element == [UInt8] {
-    /// Calls `body` with one iovec per chunk, valid only during the call.
-    func withIOVecs<R>(_ body: (UnsafeMutableBufferPointer<iovec>) -> R) -> R {
-        var iov = [iovec](repeating: iovec(), count: count)
-        func fill(_ index: Int) -> R {
-            if index == count { return iov.withUnsafeMutableBufferPointer { body($0) } }
-            return self[index].withUnsafeBytes { chunk in
-                iov[index] = iovec(iov_base: UnsafeMutableRawPointer(mutating: chunk.baseAddress), iov_len: chunk.count)
-                return fill(index + 1)
-            }
-        }
-        return fill(0)
     }
 }
 
