@@ -41,7 +41,7 @@ enum Phases {
     }
 
     static func run(file: String) throws {
-        let (bytes, read) = try time("read") { try ManifestReader.readFile(file) }
+        let (bytes, read) = try time("read") { try ManifestBytes(mapping: file) }
         let (objects, parse) = try time("parse") { try ManifestReader.parse(bytes, file: file) }
         let (loaded, load) = try time("load") { try ClusterLoader.load(objects, keepGoing: false) }
         let node = NodeConfig(nodeName: "node-0", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.128.0.0/9")!])

@@ -9,15 +9,18 @@ public struct JSONParser {
 
     /// Parses one JSON document; throws `InputError.syntax` naming line and column.
     public static func parse(_ bytes: [UInt8], file: String) throws(InputError) -> Value {
+        try bytes.withUnsafeBufferPointer { buffer throws(InputError) in try parse(buffer, file: file) }
+    }
+
+    /// `parse` over bytes the caller keeps alive for the call.
+    static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(InputError) -> Value {
         do {
-            return try bytes.withUnsafeBufferPointer { buffer in
-                var parser = JSONParser(bytes: buffer)
-                parser.skipWhitespace()
-                let value = try parser.parseValue(depth: 0)
-                parser.skipWhitespace()
-                if parser.index < buffer.count { throw parser.failure("unexpected text after the document") }
-                return value
-            }
+            var parser = JSONParser(bytes: bytes)
+            parser.skipWhitespace()
+            let value = try parser.parseValue(depth: 0)
+            parser.skipWhitespace()
+            if parser.index < bytes.count { throw parser.failure("unexpected text after the document") }
+            return value
         } catch let failure as Failure {
             let (line, column) = Self.position(of: failure.offset, in: bytes)
             throw .syntax(file: file, line: line, column: column, message: failure.message)
@@ -52,15 +55,15 @@ public struct JSONParser {
     /// Each item is parsed later with `parseChecked`, on whichever core decodes it, and
     /// freed right after: the whole tree never exists at once. A small input, or a large
     /// one whose top-level object is not a List, parses in full.
-    public static func parseDeferringItems(_ bytes: [UInt8], file: String) throws(InputError) -> Outline {
+    static func parseDeferringItems(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(InputError) -> Outline {
         let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         guard bytes.count > parallelThreshold, firstByte == UInt8(ascii: "{") else {
             return Outline(document: try parse(bytes, file: file), items: nil)
         }
         let outline: Outline
         do {
-            outline = try bytes.withUnsafeBufferPointer { buffer in
-                var parser = JSONParser(bytes: buffer)
+            outline = try { () throws -> Outline in
+                var parser = JSONParser(bytes: bytes)
                 parser.skipWhitespace()
                 var fields = Fields()
                 var items: [Outline.Item]? = nil
@@ -78,9 +81,9 @@ public struct JSONParser {
                     }
                 }
                 parser.skipWhitespace()
-                if parser.index < buffer.count { throw parser.failure("unexpected text after the document") }
+                if parser.index < bytes.count { throw parser.failure("unexpected text after the document") }
                 return Outline(document: .object(fields), items: items)
-            }
+            }()
         } catch let failure as Failure {
             let (line, column) = Self.position(of: failure.offset, in: bytes)
             throw .syntax(file: file, line: line, column: column, message: failure.message)
@@ -118,15 +121,13 @@ public struct JSONParser {
     }
 
     /// The item at `start` of a document `parseDeferringItems` has checked.
-    public static func parseChecked(_ bytes: [UInt8], at start: Int) -> Value {
-        bytes.withUnsafeBufferPointer { buffer in
-            var parser = JSONParser(bytes: buffer)
-            parser.index = start
-            do {
-                return try parser.parseValue(depth: 2)
-            } catch {
-                preconditionFailure("an item parseDeferringItems checked failed to parse: \(error)")
-            }
+    static func parseChecked(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Value {
+        var parser = JSONParser(bytes: bytes)
+        parser.index = start
+        do {
+            return try parser.parseValue(depth: 2)
+        } catch {
+            preconditionFailure("an item parseDeferringItems checked failed to parse: \(error)")
         }
     }
 
@@ -138,7 +139,7 @@ public struct JSONParser {
 
     private func failure(_ message: String) -> Failure { Failure(offset: index, message: message) }
 
-    static func position(of offset: Int, in bytes: [UInt8]) -> (line: Int, column: Int) {
+    static func position(of offset: Int, in bytes: UnsafeBufferPointer<UInt8>) -> (line: Int, column: Int) {
         var line = 1
         var column = 1
         for byte in bytes[..<min(offset, bytes.count)] {

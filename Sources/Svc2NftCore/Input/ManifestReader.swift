@@ -14,7 +14,7 @@ public struct RawObject: Sendable {
     /// `JSONParser.parseDeferringItems`), parsed each time `value` is read.
     private enum Source: Sendable {
         case tree(Value)
-        case text(ManifestText, start: Int)
+        case text(ManifestBytes, start: Int)
     }
 
     public init(file: String, path: String, value: Value) {
@@ -24,7 +24,7 @@ public struct RawObject: Sendable {
         source = .tree(value)
     }
 
-    init(file: String, path: String, kind: String, text: ManifestText, start: Int) {
+    init(file: String, path: String, kind: String, text: ManifestBytes, start: Int) {
         self.file = file
         self.path = path
         self.kind = kind
@@ -35,7 +35,7 @@ public struct RawObject: Sendable {
     public var value: Value {
         switch source {
         case .tree(let value): value
-        case .text(let text, let start): JSONParser.parseChecked(text.bytes, at: start)
+        case .text(let text, let start): JSONParser.parseChecked(text.buffer, at: start)
         }
     }
 
@@ -46,10 +46,48 @@ public struct RawObject: Sendable {
     }
 }
 
-/// A file's bytes, shared by the objects still to be parsed from them.
-final class ManifestText: Sendable {
-    let bytes: [UInt8]
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+/// A file's bytes, read-only, kept alive for as long as objects still to be parsed from
+/// them exist: a regular file is mapped (a 90 MB List is not copied), anything else copied.
+public final class ManifestBytes: @unchecked Sendable {
+    public let buffer: UnsafeBufferPointer<UInt8>
+    private let mapped: Bool
+
+    public init(_ bytes: [UInt8]) {
+        let copy = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: bytes.count)
+        _ = copy.initialize(from: bytes)
+        buffer = UnsafeBufferPointer(copy)
+        mapped = false
+    }
+
+    /// Maps a regular file read-only.
+    public init(mapping file: String) throws(InputError) {
+        let fd = open(file, O_RDONLY)
+        guard fd >= 0 else { throw .unreadable(file: file, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw .unreadable(file: file, reason: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else {
+            self.buffer = UnsafeBufferPointer(start: nil, count: 0)
+            mapped = false
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0), base != MAP_FAILED else {
+            throw .unreadable(file: file, reason: String(cString: strerror(errno)))
+        }
+        buffer = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self), count: size)
+        mapped = true
+    }
+
+    deinit {
+        if mapped {
+            munmap(UnsafeMutableRawPointer(mutating: buffer.baseAddress), buffer.count)
+        } else {
+            buffer.deallocate()
+        }
+    }
 }
 
 /// Finds manifest files and splits them into objects: files or directories (recursive,
@@ -103,50 +141,25 @@ public enum ManifestReader {
         return result
     }
 
-    private static func load(_ file: String) throws(InputError) -> [UInt8] {
+    private static func load(_ file: String) throws(InputError) -> ManifestBytes {
         if file == stdinName {
-            return [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+            return ManifestBytes([UInt8](FileHandle.standardInput.readDataToEndOfFile()))
         }
-        return try readFile(file)
-    }
-
-    /// The file's bytes, read straight into one array (no intermediate `Data` copy:
-    /// inputs can be hundreds of MB).
-    public static func readFile(_ file: String) throws(InputError) -> [UInt8] {
-        let fd = open(file, O_RDONLY)
-        guard fd >= 0 else { throw .unreadable(file: file, reason: String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw .unreadable(file: file, reason: "not a regular file")
-        }
-        let size = Int(info.st_size)
-        var failure: Int32 = 0
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            var offset = 0
-            while offset < size {
-                let got = Glibc.read(fd, buffer.baseAddress! + offset, size - offset)
-                if got < 0 {
-                    if errno == EINTR { continue }
-                    failure = errno
-                    break
-                }
-                if got == 0 { break }
-                offset += got
-            }
-            count = offset
-        }
-        if failure != 0 { throw .unreadable(file: file, reason: String(cString: strerror(failure))) }
-        return bytes
+        return try ManifestBytes(mapping: file)
     }
 
     /// Parses one file's bytes: JSON when it starts with `{` or `[`, YAML otherwise.
     public static func parse(_ bytes: [UInt8], file: String) throws(InputError) -> [RawObject] {
+        try parse(ManifestBytes(bytes), file: file)
+    }
+
+    public static func parse(_ text: ManifestBytes, file: String) throws(InputError) -> [RawObject] {
+        let bytes = text.buffer
         let firstByte = bytes.first { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
         var documents: [Value]
         if firstByte == UInt8(ascii: "{") || firstByte == UInt8(ascii: "[") {
             let outline = try JSONParser.parseDeferringItems(bytes, file: file)
-            if let items = outline.items { return try listItems(items, of: bytes, file: file) }
+            if let items = outline.items { return try listItems(items, of: text, file: file) }
             documents = [outline.document]
         } else {
             documents = try YAMLReader.documents(String(decoding: bytes, as: UTF8.self), file: file)
@@ -163,8 +176,7 @@ public enum ManifestReader {
     /// The objects of a large List whose items were checked but not parsed: each stays
     /// text until decoded, except items that are not plain objects (nested Lists, or not
     /// objects at all), which are parsed and flattened now.
-    static func listItems(_ items: [JSONParser.Outline.Item], of bytes: [UInt8], file: String) throws(InputError) -> [RawObject] {
-        let text = ManifestText(bytes)
+    static func listItems(_ items: [JSONParser.Outline.Item], of text: ManifestBytes, file: String) throws(InputError) -> [RawObject] {
         var objects: [RawObject] = []
         objects.reserveCapacity(items.count)
         for (number, item) in items.enumerated() {
@@ -172,7 +184,7 @@ public enum ManifestReader {
             if item.isObject, !(item.kind ?? "").hasSuffix("List") {
                 objects.append(RawObject(file: file, path: path, kind: item.kind ?? "", text: text, start: item.start))
             } else {
-                try flatten(JSONParser.parseChecked(bytes, at: item.start), file: file, path: path, into: &objects)
+                try flatten(JSONParser.parseChecked(text.buffer, at: item.start), file: file, path: path, into: &objects)
             }
         }
         return objects
