@@ -44,6 +44,20 @@ import Testing
         #expect(throws: InputError.syntax(file: "big", line: count + 3, column: 26, message: "unexpected character 'x'")) {
             try ManifestReader.parse(broken, file: "big")
         }
+        // An error in the first half of the list wins over one in the second (the halves
+        // are checked on two cores).
+        broken[broken.firstIndex(of: UInt8(ascii: "8"))!] = UInt8(ascii: "y")
+        #expect(throws: InputError.syntax(file: "big", line: 2, column: 88, message: "unexpected character 'y'")) {
+            try ManifestReader.parse(broken, file: "big")
+        }
+        // The second half starts at a guessed item boundary; a guess inside a string
+        // (here: the middle of the list is one long annotation full of "}, {") is noticed.
+        let trap = #"{"kind": "Service", "metadata": {"name": "t", "annotations": {"a": ""#
+            + String(repeating: "}, {", count: JSONParser.parallelThreshold) + #""}}}"#
+        let trapped = "{\"items\": [" + ([item, trap, item]).joined(separator: ",\n") + "], \"kind\": \"List\"}"
+        let three = try ManifestReader.parse(Array(trapped.utf8), file: "trap")
+        #expect(three.map(\.path) == ["items[0]", "items[1]", "items[2]"] && three.allSatisfy { $0.kind == "Service" })
+
         let notAList = text.replacingOccurrences(of: #""kind": "List"}"#, with: #""kind": "Bag"}"#)
         let whole = try ManifestReader.parse(Array(notAList.utf8), file: "big")
         #expect(whole.count == 1 && whole[0].kind == "Bag")

@@ -96,29 +96,108 @@ public struct JSONParser {
         return outline
     }
 
-    /// At a List's `[`: checks every item and records its start and kind.
+    /// At a List's `[`: checks every item and records its start and kind. A large list
+    /// is checked in two halves on two cores: the second half starts at a guessed item
+    /// boundary (`}, {` near the middle), and counts only if the first half, checking
+    /// from the start, arrives exactly there; otherwise the first half goes on alone.
+    /// Either way the first error in the document is the one reported.
     private mutating func outlineItems() throws -> [Outline.Item] {
+        index += 1
+        guard ProcessInfoLite.activeProcessorCount > 1, let guess = itemBoundary(near: index + (bytes.count - index) / 2) else {
+            let (items, end, _) = try outlineItems(stoppingAt: nil)
+            index = end
+            return items
+        }
+        let input = SharedInput(bytes: bytes)
+        let start = index
+        let (first, second) = Parallel.pair { () -> Result<([Outline.Item], Int, Bool), Failure> in
+            var parser = JSONParser(bytes: input.bytes)
+            parser.index = start
+            return Result { () throws(Failure) in try parser.outlineItems(stoppingAt: guess) }
+        } _: { () -> Result<([Outline.Item], Int, Bool), Failure> in
+            var parser = JSONParser(bytes: input.bytes)
+            parser.index = guess
+            return Result { () throws(Failure) in try parser.outlineItems(stoppingAt: nil, resuming: true) }
+        }
+        let (items, end, stopped) = try first.get()
+        guard stopped else {
+            index = end
+            return items
+        }
+        let (rest, restEnd, _) = try second.get()
+        index = restEnd
+        return items + rest
+    }
+
+    /// Items from here to the list's `]` (`resuming`: at an item, else just after `[`),
+    /// or until the next item would start at `stop`. Returns the items, where it ended
+    /// (after `]`, or at `stop`) and whether it stopped at `stop`.
+    private mutating func outlineItems(stoppingAt stop: Int?, resuming: Bool = false) throws(Failure) -> ([Outline.Item], Int, Bool) {
         var items: [Outline.Item] = []
-        try eachItem { parser in
-            let start = parser.index
-            guard parser.bytes[start] == UInt8(ascii: "{") else {
-                try parser.skipValue(depth: 2)
-                items.append(Outline.Item(start: start, isObject: false, kind: nil))
-                return
-            }
-            var kind: String? = nil
-            try parser.eachMember(keys: true) { parser, key in
-                if key == "kind" {
-                    kind = nil
-                    if parser.bytes[parser.index] == UInt8(ascii: "\"") { kind = try parser.parseString() } else { try parser.skipValue(depth: 3) }
+        do {
+            skipWhitespace()
+            if !resuming, index < bytes.count, bytes[index] == UInt8(ascii: "]") { return (items, index + 1, false) }
+            while true {
+                skipWhitespace()
+                if index == stop { return (items, index, true) }
+                items.append(try outlineItem())
+                skipWhitespace()
+                guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    return (items, index + 1, false)
                 } else {
-                    try parser.skipValue(depth: 3)
+                    throw failure("expected ',' or ']' in a list")
                 }
             }
-            items.append(Outline.Item(start: start, isObject: true, kind: kind))
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            fatalError("unreachable: \(error)")
         }
-        return items
     }
+
+    /// Checks one List item; its start, whether it is an object, and its `kind`.
+    private mutating func outlineItem() throws -> Outline.Item {
+        let start = index
+        guard index < bytes.count, bytes[start] == UInt8(ascii: "{") else {
+            try skipValue(depth: 2)
+            return Outline.Item(start: start, isObject: false, kind: nil)
+        }
+        var kind: String? = nil
+        try eachMember(keys: true) { parser, key in
+            if key == "kind" {
+                kind = nil
+                if parser.bytes[parser.index] == UInt8(ascii: "\"") { kind = try parser.parseString() } else { try parser.skipValue(depth: 3) }
+            } else {
+                try parser.skipValue(depth: 3)
+            }
+        }
+        return Outline.Item(start: start, isObject: true, kind: kind)
+    }
+
+    /// A likely item start at or after `offset`: the `{` of a `}, {` (whitespace
+    /// allowed), searched for in the next MiB. Only a guess: it may lie inside a string.
+    private func itemBoundary(near offset: Int) -> Int? {
+        let limit = min(bytes.count, offset + (1 << 20))
+        var at = offset
+        while at < limit {
+            if bytes[at] == UInt8(ascii: "}") {
+                var next = at + 1
+                while next < limit, Self.isWhitespace(bytes[next]) { next += 1 }
+                if next < limit, bytes[next] == UInt8(ascii: ",") {
+                    next += 1
+                    while next < limit, Self.isWhitespace(bytes[next]) { next += 1 }
+                    if next < limit, bytes[next] == UInt8(ascii: "{") { return next }
+                }
+            }
+            at += 1
+        }
+        return nil
+    }
+
+    private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
     /// The item at `start` of a document `parseDeferringItems` has checked.
     static func parseChecked(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Value {
@@ -132,7 +211,7 @@ public struct JSONParser {
     }
 
 
-    private struct Failure: Error {
+    private struct Failure: Error, Sendable {
         let offset: Int
         let message: String
     }
