@@ -78,7 +78,13 @@ struct Fingerprint {
 
     /// 8 base32 characters.
     var text: String {
-        let alphabet = Array("abcdefghijklmnopqrstuvwxyz234567".utf8)
-        return String(decoding: (0..<8).map { alphabet[Int((value >> UInt64(5 * $0)) & 31)] }, as: UTF8.self)
+        let value = value
+        return String(unsafeUninitializedCapacity: 8) { buffer in
+            for index in 0..<8 {
+                let digit = UInt8(truncatingIfNeeded: (value >> UInt64(5 * index)) & 31)
+                buffer[index] = digit < 26 ? UInt8(ascii: "a") + digit : UInt8(ascii: "2") + digit - 26
+            }
+            return 8
+        }
     }
 }

@@ -19,13 +19,20 @@
 /// content keep kube-proxy's names.
 enum Versioning {
     static func chain(_ base: String, kind: ChainKind = .regular, comment: String?, rules: [Rule], owner: Owner?) -> Chain {
-        let comment = comment.map(Comment.init)
+        chain(base, kind: kind, preparedComment: comment.map(Comment.init), rules: rules, owner: owner)
+    }
+
+    /// The same, with the comment already checked (shared by many chains).
+    static func chain(_ base: String, kind: ChainKind = .regular, preparedComment comment: Comment?, rules: [Rule], owner: Owner?) -> Chain {
         var print = Fingerprint()
         print.add(kind)
         print.add(comment?.text ?? "")
         print.add(rules.count)
         for rule in rules { print.add(rule) }
-        return Chain(name: ChainName("\(base)_\(print.text)"), kind: kind, comment: comment, rules: rules, owner: owner)
+        var name = base
+        name.append("_")
+        name.append(print.text)
+        return Chain(name: ChainName(name), kind: kind, comment: comment, rules: rules, owner: owner)
     }
 
     /// A policy chain: `rules`, then a uniform pick among `verdicts` (see
