@@ -2,13 +2,17 @@ import Foundation
 import Svc2NftCore
 
 /// `make bench`: for each size, N Services x 10 endpoints, measured side by side in one
-/// run on this machine, printed as the README's Markdown table.
+/// run on this machine, printed as the README's Markdown table. Every figure is the
+/// median of `--repeats` runs (3), interleaved where two are compared.
 enum Bench {
     struct Options {
         var sizes = [1000, 10000]
         var growth = [1000, 10000, 50000]
         var nftTimeout = 600.0
         var directory = "bench-out"
+        /// Each figure is the median of this many runs (the shared VMs this runs on vary
+        /// by 20% from one run to the next).
+        var repeats = 3
     }
 
     static let nodeArgs = ["--node-name", "node-0", "--node-ip", "10.0.0.1", "--cluster-cidr", "10.128.0.0/9"]
@@ -22,6 +26,7 @@ enum Bench {
             case "--growth": options.growth = (rest.popFirst() ?? "").split(separator: ",").compactMap { Int($0) }
             case "--nft-timeout": options.nftTimeout = Double(rest.popFirst() ?? "") ?? options.nftTimeout
             case "--out": options.directory = rest.popFirst() ?? options.directory
+            case "--repeats": options.repeats = max(1, Int(rest.popFirst() ?? "") ?? options.repeats)
             default: BenchMain.usage()
             }
         }
@@ -42,54 +47,72 @@ enum Bench {
             try Probe.service.write(toFile: probe, atomically: false, encoding: .utf8)
             let megabytes = Double((try FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? 0) / 1e6
 
-            log("size \(n): parse")
-            let bytes = [UInt8](FileManager.default.contents(atPath: input)!)
-            let parseStart = DispatchTime.now().uptimeNanoseconds
-            let objects = try ManifestReader.parse(bytes, file: input)
-            let parse = Double(DispatchTime.now().uptimeNanoseconds - parseStart) / 1e9
-            _ = objects.count
+            let runs = options.repeats
+            log("size \(n): parse (\(runs) runs)")
+            let parse = median(
+                (0..<runs).map { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let objects = try! ManifestReader.parse(ManifestBytes(mapping: input), file: input)
+                    // List items are parsed where they are decoded: parse them all here too.
+                    _ = Parallel.chunks(objects.count) { _, range in range.reduce(0) { $0 + (objects[$1].value == .null ? 0 : 1) } }
+                    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                })
 
             log("size \(n): compile")
             let ruleset = "\(options.directory)/cluster-\(n).nft"
-            let compile = Spawn.run([binary, "compile"] + nodeArgs + [input], stdout: ruleset)
+            let compile = median((0..<runs).map { _ in Spawn.run([binary, "compile"] + nodeArgs + [input], stdout: ruleset) })
             var row = [
                 "\(n) x 10", String(format: "%.0f MB", megabytes), String(format: "%.2f s", parse),
-                String(format: "%.2f s / %d MB", compile.seconds, compile.peakRSSKB / 1024),
+                compile.map { String(format: "%.2f s / %d MB", $0.seconds, $0.peakRSSKB / 1024) } ?? "failed",
             ]
             guard root else {
                 rows.append(row + ["(needs root)", "", "", "", "", "", ""])
                 continue
             }
             log("size \(n): nft -f (timeout \(Int(options.nftTimeout)) s)")
-            let nft = inNamespace { ns in Spawn.run(["ip", "netns", "exec", ns, "nft", "-f", ruleset], timeout: options.nftTimeout) }
-            log("size \(n): apply, re-apply, changed input, one changed under --follow")
-            var full = Measured(status: -1, seconds: 0, peakRSSKB: 0), again = full, one = full
-            inNamespace { ns in
-                full = Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input])
-                again = Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input])
-                one = Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [changed])
+            let nftRuns = (0..<runs).map { _ in
+                inNamespace { ns in Spawn.run(["ip", "netns", "exec", ns, "nft", "-f", ruleset], timeout: options.nftTimeout) }
             }
+            let nft = median(nftRuns)
+            log("size \(n): apply, re-apply, changed input, one changed under --follow")
+            var fulls: [Measured] = [], agains: [Measured] = [], ones: [Measured] = []
+            for _ in 0..<runs {
+                inNamespace { ns in
+                    fulls.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input]))
+                    agains.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input]))
+                    ones.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [changed]))
+                }
+            }
+            let (full, again, one) = (median(fulls), median(agains), median(ones))
             let change = Generator(services: n, endpoints: 10, changed: n / 2, only: n / 2).generate()
-            let followed = inNamespace { ns in FollowProbe.run(namespace: ns, binary: binary, arguments: nodeArgs + [input], change: change) }
+            let back = Generator(services: n, endpoints: 10, only: n / 2).generate()
+            let followed = inNamespace { ns in
+                FollowProbe.run(namespace: ns, binary: binary, arguments: nodeArgs + [input], changes: [change, back], count: 2 * runs + 1)
+            }
             log("size \(n): data plane")
-            let loaded = latency(testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe])
-            let alone = latency(testbed: testbed, loader: [binary, "apply"] + nodeArgs + [probe])
+            var loaded: [Double] = [], alone: [Double] = []
+            for _ in 0..<runs {
+                if let time = latency(testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe]) {
+                    loaded.append(time)
+                }
+                if let time = latency(testbed: testbed, loader: [binary, "apply"] + nodeArgs + [probe]) { alone.append(time) }
+            }
             let nftText =
-                nft.status == 124
-                ? String(format: "> %.0f s (timeout)", nft.seconds) : nft.ok ? String(format: "%.2f s", nft.seconds) : "failed"
-            let ratio =
-                nft.ok && full.ok
-                ? String(format: " (%.2fx nft)", full.seconds / nft.seconds)
-                : nft.status == 124 && full.ok ? String(format: " (< %.3fx nft)", full.seconds / nft.seconds) : ""
+                nftRuns.contains { $0.status == 124 }
+                ? String(format: "> %.0f s (timeout)", options.nftTimeout) : nft.map { String(format: "%.2f s", $0.seconds) } ?? "failed"
+            let ratio = nft.flatMap { nft in full.map { String(format: " (%.2fx nft)", $0.seconds / nft.seconds) } } ?? ""
+            let changeSeconds = followed.map { median($0.changes) }
             row += [
                 nftText,
-                full.ok ? String(format: "%.2f s%@", full.seconds, ratio) : "failed",
-                again.ok ? String(format: "%.2f s", again.seconds) : "failed",
-                one.ok ? String(format: "%.2f s", one.seconds) : "failed",
-                followed != nil && full.ok
-                    ? String(format: "%.1f ms (%.2f%% of full)", followed!.change * 1000, 100 * followed!.change / full.seconds) : "failed",
-                loaded != nil && alone != nil
-                    ? String(format: "%.0f us vs %.0f us (%.2fx)", loaded! * 1e6, alone! * 1e6, loaded! / alone!) : "failed",
+                full.map { String(format: "%.2f s%@", $0.seconds, ratio) } ?? "failed",
+                again.map { String(format: "%.2f s", $0.seconds) } ?? "failed",
+                one.map { String(format: "%.2f s", $0.seconds) } ?? "failed",
+                changeSeconds.flatMap { change in
+                    full.map { String(format: "%.1f ms (%.2f%% of full)", change * 1000, 100 * change / $0.seconds) }
+                } ?? "failed",
+                loaded.count == runs && alone.count == runs
+                    ? String(format: "%.0f us vs %.0f us (%.2fx)", median(loaded) * 1e6, median(alone) * 1e6, median(loaded) / median(alone))
+                    : "failed",
             ]
             rows.append(row)
         }
@@ -117,6 +140,14 @@ enum Bench {
     }
 
     static func log(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }
+
+    /// The run with the median time; nil when any run failed.
+    static func median(_ runs: [Measured]) -> Measured? {
+        guard !runs.isEmpty, runs.allSatisfy(\.ok) else { return nil }
+        return runs.sorted { $0.seconds < $1.seconds }[runs.count / 2]
+    }
+
+    static func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 
     @discardableResult
     static func inNamespace<T>(_ body: (String) -> T) -> T {

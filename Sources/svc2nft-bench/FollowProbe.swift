@@ -2,21 +2,19 @@ import Foundation
 
 /// "One Service changed" as an operator would run it: `svc2nft apply --follow` starts
 /// from the whole input, then one changed Service (its Service and slices, as a watch
-/// sends them) is written to its standard input. Measures from that write to the
-/// `applied:` line of the incremental apply.
+/// sends them) is written to its standard input, again and again (`changes` in turn:
+/// changed, then back). Measures from each write to the `applied:` line of its apply.
 enum FollowProbe {
     struct Result {
         /// The initial full apply, inside the follower (reading, compiling, applying).
         let initial: Double
-        /// Write of the change to the end of its apply, wall clock, minus the sync delay.
-        let change: Double
-        /// What the follower itself reports for the incremental apply.
-        let reported: String
+        /// Each write of a change to the end of its apply, wall clock, minus the sync delay.
+        let changes: [Double]
     }
 
     static let syncDelayMilliseconds = 5
 
-    static func run(namespace: String, binary: String, arguments: [String], change: String) -> Result? {
+    static func run(namespace: String, binary: String, arguments: [String], changes: [String], count: Int) -> Result? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         if !FileManager.default.fileExists(atPath: "/usr/sbin/ip") { process.executableURL = URL(fileURLWithPath: "/sbin/ip") }
@@ -30,15 +28,17 @@ enum FollowProbe {
         var lines = LineReader(handle: errors.fileHandleForReading)
         guard lines.next(startingWith: "applied") != nil else { return nil }
         let initial = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        let written = DispatchTime.now().uptimeNanoseconds
-        input.fileHandleForWriting.write(Data(change.utf8))
-        guard let line = lines.next(startingWith: "applied") else { return nil }
-        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - written) / 1e9 - Double(syncDelayMilliseconds) / 1000
+        var times: [Double] = []
+        for index in 0..<count {
+            let written = DispatchTime.now().uptimeNanoseconds
+            input.fileHandleForWriting.write(Data(changes[index % changes.count].utf8))
+            guard lines.next(startingWith: "applied") != nil else { return nil }
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - written) / 1e9 - Double(syncDelayMilliseconds) / 1000)
+        }
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { return nil }
-        let reported = line.split(separator: ";").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        return Result(initial: initial, change: elapsed, reported: reported)
+        return Result(initial: initial, changes: times)
     }
 }
 
