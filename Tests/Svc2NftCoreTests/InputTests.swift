@@ -57,6 +57,14 @@ import Testing
         let trapped = "{\"items\": [" + ([item, trap, item]).joined(separator: ",\n") + "], \"kind\": \"List\"}"
         let three = try ManifestReader.parse(Array(trapped.utf8), file: "trap")
         #expect(three.map(\.path) == ["items[0]", "items[1]", "items[2]"] && three.allSatisfy { $0.kind == "Service" })
+        // ... or in a nested list of objects, indented like items or not.
+        for separator in [", ", ",\n    "] {
+            let endpoints = Array(repeating: #"{"addresses": ["10.0.0.1"]}"#, count: JSONParser.parallelThreshold / 20)
+            let slice = #"{"kind": "EndpointSlice", "endpoints": ["# + endpoints.joined(separator: separator) + "]}"
+            let nested = "{\"items\": [\n    " + [item, slice, item].joined(separator: ",\n    ") + "\n], \"kind\": \"List\"}"
+            let objects = try ManifestReader.parse(Array(nested.utf8), file: "nested")
+            #expect(objects.map(\.kind) == ["Service", "EndpointSlice", "Service"])
+        }
 
         let notAList = text.replacingOccurrences(of: #""kind": "List"}"#, with: #""kind": "Bag"}"#)
         let whole = try ManifestReader.parse(Array(notAList.utf8), file: "big")

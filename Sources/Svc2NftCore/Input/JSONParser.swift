@@ -103,7 +103,9 @@ public struct JSONParser {
     /// Either way the first error in the document is the one reported.
     private mutating func outlineItems() throws -> [Outline.Item] {
         index += 1
-        guard ProcessInfoLite.activeProcessorCount > 1, let guess = itemBoundary(near: index + (bytes.count - index) / 2) else {
+        let column = firstItemColumn()
+        guard ProcessInfoLite.activeProcessorCount > 1, let guess = itemBoundary(near: index + (bytes.count - index) / 2, column: column)
+        else {
             let (items, end, _) = try outlineItems(stoppingAt: nil)
             index = end
             return items
@@ -177,9 +179,21 @@ public struct JSONParser {
         return Outline.Item(start: start, isObject: true, kind: kind)
     }
 
-    /// A likely item start at or after `offset`: the `{` of a `}, {` (whitespace
-    /// allowed), searched for in the next MiB. Only a guess: it may lie inside a string.
-    private func itemBoundary(near offset: Int) -> Int? {
+    /// The column of the first item when the list is indented (one item per line, as
+    /// `kubectl -o json` prints it); nil when it is not.
+    private func firstItemColumn() -> Int? {
+        var at = index
+        while at < bytes.count, Self.isWhitespace(bytes[at]) { at += 1 }
+        var column = 0
+        while at - column - 1 >= index, bytes[at - column - 1] == 0x20 || bytes[at - column - 1] == 0x09 { column += 1 }
+        return at - column - 1 >= index && bytes[at - column - 1] == 0x0A ? column : nil
+    }
+
+    /// A likely item start at or after `offset`, searched for in the next MiB: the `{`
+    /// of a `}, {`, and in an indented list one that starts a line at the first item's
+    /// `column` (nested objects are indented deeper). Only a guess: it may still lie in
+    /// a nested list or inside a string.
+    private func itemBoundary(near offset: Int, column: Int?) -> Int? {
         let limit = min(bytes.count, offset + (1 << 20))
         var at = offset
         while at < limit {
@@ -188,8 +202,13 @@ public struct JSONParser {
                 while next < limit, Self.isWhitespace(bytes[next]) { next += 1 }
                 if next < limit, bytes[next] == UInt8(ascii: ",") {
                     next += 1
-                    while next < limit, Self.isWhitespace(bytes[next]) { next += 1 }
-                    if next < limit, bytes[next] == UInt8(ascii: "{") { return next }
+                    var lineStart = next
+                    while next < limit, Self.isWhitespace(bytes[next]) {
+                        if bytes[next] == 0x0A { lineStart = next + 1 }
+                        next += 1
+                    }
+                    let onItsLine = column.map { lineStart > at + 1 && next - lineStart == $0 } ?? true
+                    if next < limit, bytes[next] == UInt8(ascii: "{"), onItsLine { return next }
                 }
             }
             at += 1
