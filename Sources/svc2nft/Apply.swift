@@ -43,6 +43,7 @@ struct Apply: ParsableCommand {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
+        Pipeline.finish(keeping: graph)
     }
 }
 

@@ -10,6 +10,19 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let (graph, _) = Pipeline.graph(options)
-        FileHandle.standardOutput.write(Data(NftText.render(graph).utf8))
+        var text = NftText.render(graph)
+        text.withUTF8 { bytes in
+            var rest = UnsafeRawBufferPointer(bytes)
+            while !rest.isEmpty {
+                let written = write(1, rest.baseAddress, rest.count)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    Pipeline.printError("error: writing the ruleset: \(String(cString: strerror(errno)))")
+                    Foundation.exit(1)
+                }
+                rest = UnsafeRawBufferPointer(rebasing: rest[written...])
+            }
+        }
+        Pipeline.finish(keeping: graph)
     }
 }

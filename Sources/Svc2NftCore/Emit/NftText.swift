@@ -26,7 +26,7 @@ public enum NftText {
         }
         // Chains are nearly all of the text: rendered in pieces on all cores, joined in order.
         let chains = table.chains
-        let pieces = Parallel.chunks(chains.count) { _, range in
+        let pieces = Parallel.chunks(chains.count, perCore: 16) { _, range in
             var piece = ""
             for index in range {
                 if index > 0 { piece += "\n" }
@@ -35,6 +35,7 @@ public enum NftText {
             return piece
         }
         if !first, !chains.isEmpty { out += "\n" }
+        out.reserveCapacity(out.utf8.count + pieces.reduce(0) { $0 + $1.utf8.count } + 2)
         for piece in pieces { out += piece }
         out += "}\n"
     }

@@ -12,10 +12,13 @@ extension Array where Element: Sendable {
 
 /// Work split over all cores, for pure transforms whose results are used in order.
 public enum Parallel {
-    /// `body(chunk, range)` for a few contiguous ranges covering `0..<count` (4 per core,
-    /// numbered from 0), run on all cores; the results in range order.
-    public static func chunks<T: Sendable>(_ count: Int, _ body: @Sendable (_ chunk: Int, _ range: Range<Int>) -> T) -> [T] {
-        let chunkCount = Swift.max(1, Swift.min(count, 4 * ProcessInfoLite.activeProcessorCount))
+    /// `body(chunk, range)` for contiguous ranges covering `0..<count` (`perCore` per core,
+    /// numbered from 0), run on all cores; the results in range order. More chunks even
+    /// out items of uneven cost.
+    public static func chunks<T: Sendable>(
+        _ count: Int, perCore: Int = 4, _ body: @Sendable (_ chunk: Int, _ range: Range<Int>) -> T
+    ) -> [T] {
+        let chunkCount = Swift.max(1, Swift.min(count, perCore * ProcessInfoLite.activeProcessorCount))
         guard chunkCount > 1 else { return [body(0, 0..<count)] }
         let results = ChunkResults<T>(count: chunkCount)
         DispatchQueue.concurrentPerform(iterations: chunkCount) { chunk in
