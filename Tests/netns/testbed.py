@@ -167,6 +167,9 @@ def latency(args):
     try:
         bed.setup({args.client, args.endpoint}, set(), {(args.endpoint, args.port_target, "tcp")})
         bed.load(json.loads(args.loader))
+        # A large load leaves the kernel freeing the old objects (RCU callbacks) for a
+        # moment; measure after that, not during it.
+        time.sleep(args.settle)
         code = (
             "import json,socket,sys,time\n"
             f"times=[]\nfor _ in range({args.count}):\n"
@@ -472,6 +475,7 @@ def main():
     lat.add_argument("--dest", required=True)
     lat.add_argument("--port", type=int, required=True)
     lat.add_argument("--count", type=int, default=300)
+    lat.add_argument("--settle", type=float, default=2.0, help="seconds to wait after loading, before measuring")
     c = sub.add_parser("churn", help="alternate two rulesets under traffic")
     c.add_argument("--dest", required=True)
     c.add_argument("--port", type=int, required=True)
