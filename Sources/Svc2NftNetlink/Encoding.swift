@@ -169,17 +169,20 @@ struct ExprEncoder {
             case .prefix(let cidr) where cidr.prefixLength == cidr.family.bitWidth:
                 rule.add(payload(network: addressOffset(field), length: addressLength))
                 rule.add(cmp(op, cidr.address.bytes))
-            case .prefix(let cidr) where cidr.prefixLength > 0:
-                // nft loads only the bytes the prefix covers, masking a partial last byte.
-                let byteCount = (cidr.prefixLength + 7) / 8
+            case .prefix(let cidr) where cidr.prefixLength % 8 == 0 && cidr.prefixLength > 0:
+                // A whole-byte prefix: nft loads only the bytes it covers.
+                let byteCount = cidr.prefixLength / 8
                 rule.add(payload(network: addressOffset(field), length: UInt32(byteCount)))
-                let network = Array(cidr.address.bytes.prefix(byteCount))
-                if cidr.prefixLength % 8 != 0 {
-                    var mask = [UInt8](repeating: 0xFF, count: byteCount)
-                    mask[byteCount - 1] = UInt8(0xFF) << UInt8(8 - cidr.prefixLength % 8)
-                    rule.add(bitwise(length: UInt32(byteCount), mask: mask, xor: [UInt8](repeating: 0, count: byteCount)))
-                }
-                rule.add(cmp(op, network))
+                rule.add(cmp(op, Array(cidr.address.bytes.prefix(byteCount))))
+            case .prefix(let cidr) where cidr.prefixLength > 0:
+                // Any other prefix: nft loads the whole address and masks it (10.128.0.0/9:
+                // 4 bytes & ff.80.00.00), so `nft list` prints `ip saddr 10.128.0.0/9`.
+                let length = Int(addressLength)
+                var mask = [UInt8](repeating: 0, count: length)
+                for bit in 0..<cidr.prefixLength { mask[bit / 8] |= 0x80 >> UInt8(bit % 8) }
+                rule.add(payload(network: addressOffset(field), length: addressLength))
+                rule.add(bitwise(length: addressLength, mask: mask, xor: [UInt8](repeating: 0, count: length)))
+                rule.add(cmp(op, cidr.address.bytes))
             case .prefix(let cidr):
                 encode(.address(field, negated: negated, .prefixes([cidr])), into: rule, batch: &batch, owner: owner)
             case .prefixes(let cidrs):

@@ -31,6 +31,67 @@ import Testing
         #expect(try viaApply.listOurTables() == expected, "\(fixture.name): nft list differs between nft -f and apply")
     }
 
+    /// A cluster large enough for every fast path (a List over 1 MiB: items checked in
+    /// two halves and parsed where decoded; thousands of chains: the batch encoded in
+    /// fragments on all cores and renumbered) lists exactly like `nft -f` of its
+    /// `compile`, and a refusal deep in the batch still names its chain.
+    @Test func largeClusterListsExactlyLikeNftF() throws {
+        if Self.skip("large cluster listing") { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-large-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var items: [String] = []
+        for i in 0..<1800 {
+            let (ns, name) = ("team-\(i % 7)", "svc-\(i)")
+            let node = i % 10 >= 7 ? #", "nodePort": \#(30000 + i)"# : ""
+            items.append(
+                """
+                {
+                        "apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "\(ns)", "name": "\(name)", "uid": "u-\(i)"},
+                        "spec": {"type": "\(node.isEmpty ? "ClusterIP" : "NodePort")", "clusterIP": "10.96.\(i / 256).\(i % 256)",
+                                 "ports": [{"name": "http", "port": 80, "targetPort": 8080\(node)}]}
+                    }
+                """)
+            let endpoints = (0..<3).map { k in
+                #"{"addresses": ["10.128.\#(i / 64).\#((i % 64) * 4 + k)"], "conditions": {"ready": \#(k != 2 || i % 5 != 0)}}"#
+            }
+            items.append(
+                """
+                {
+                        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                        "metadata": {"namespace": "\(ns)", "name": "\(name)-1", "labels": {"kubernetes.io/service-name": "\(name)"}},
+                        "ports": [{"name": "http", "port": 8080}], "endpoints": [\(endpoints.joined(separator: ", "))]
+                    }
+                """)
+        }
+        let input = directory.appendingPathComponent("cluster.json")
+        try ("{\n    \"apiVersion\": \"v1\", \"kind\": \"List\",\n    \"items\": [\n    " + items.joined(separator: ",\n    ") + "\n    ]\n}\n")
+            .write(to: input, atomically: true, encoding: .utf8)
+        #expect(try FileManager.default.attributesOfItem(atPath: input.path)[.size] as! Int > 1 << 20)
+        let node = ["--node-name", "node-0", "--node-ip", "10.0.0.1", "--cluster-cidr", "10.128.0.0/9"]
+
+        let compiled = try Svc2NftBinary.run(["compile"] + node + [input.path])
+        #expect(compiled.status == 0, "\(compiled.stderr)")
+        let ruleset = directory.appendingPathComponent("cluster.nft")
+        try compiled.stdout.write(to: ruleset, atomically: true, encoding: .utf8)
+        let viaNft = try NetworkNamespace("large-nft")
+        let viaApply = try NetworkNamespace("large-apply")
+        let loaded = try viaNft.run(["nft", "-f", ruleset.path])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        let applied = try viaApply.run([Svc2NftBinary.path, "apply"] + node + [input.path])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let expected = try viaNft.listOurTables()
+        #expect(expected.components(separatedBy: "\n\tchain ").count > 4000)
+        #expect(try viaApply.listOurTables() == expected, "nft list differs between nft -f and apply")
+
+        let refused = try NetworkNamespace("large-fault")
+        let faulty = try refused.run(
+            [Svc2NftBinary.path, "apply"] + node + [input.path], environment: ["SVC2NFT_TEST_FAULT_CHAIN": "svc-team-1/svc-1100/tcp/http"])
+        #expect(faulty.status == 1)
+        #expect(faulty.stderr.contains("chain svc-team-1/svc-1100/tcp/http"), "\(faulty.stderr)")
+        #expect(try refused.listOurTables().hasPrefix("absent"), "a refused first apply must leave no table")
+    }
+
     @Test func applyTwiceThenAnotherInputLeavesExactlyTheLast() throws {
         if Self.skip("apply twice") { return }
         let ns = try NetworkNamespace("twice")
