@@ -92,7 +92,9 @@ enum Bench {
             log("size \(n): data plane")
             var loaded: [Double] = [], alone: [Double] = []
             for _ in 0..<runs {
-                if let time = latency(testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe]) {
+                if let time = latency(
+                    testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe])
+                {
                     loaded.append(time)
                 }
                 if let time = latency(testbed: testbed, loader: [binary, "apply"] + nodeArgs + [probe]) { alone.append(time) }
@@ -111,7 +113,8 @@ enum Bench {
                     full.map { String(format: "%.1f ms (%.2f%% of full)", change * 1000, 100 * change / $0.seconds) }
                 } ?? "failed",
                 loaded.count == runs && alone.count == runs
-                    ? String(format: "%.0f us vs %.0f us (%.2fx)", median(loaded) * 1e6, median(alone) * 1e6, median(loaded) / median(alone))
+                    ? String(
+                        format: "%.0f us vs %.0f us (%.2fx)", median(loaded) * 1e6, median(alone) * 1e6, median(loaded) / median(alone))
                     : "failed",
             ]
             rows.append(row)

@@ -18,7 +18,8 @@ enum FollowProbe {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         if !FileManager.default.fileExists(atPath: "/usr/sbin/ip") { process.executableURL = URL(fileURLWithPath: "/sbin/ip") }
-        process.arguments = ["netns", "exec", namespace, binary, "apply", "--follow", "--sync-delay", "\(syncDelayMilliseconds)"] + arguments
+        process.arguments =
+            ["netns", "exec", namespace, binary, "apply", "--follow", "--sync-delay", "\(syncDelayMilliseconds)"] + arguments
         let input = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardError = errors

@@ -125,8 +125,14 @@ import Testing
     /// A table's objects as a canonical text, independent of order.
     static func canonical(_ graph: RuleGraph) -> [String] {
         graph.tables.map { table in
-            let sets = table.sets.map { NftText.render(RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [$0], chains: [])], notes: [])) }
-            let chains = table.chains.map { NftText.render(RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [], chains: [$0])], notes: [])) }
+            let sets = table.sets.map {
+                NftText.render(
+                    RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [$0], chains: [])], notes: []))
+            }
+            let chains = table.chains.map {
+                NftText.render(
+                    RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [], chains: [$0])], notes: []))
+            }
             return (sets.sorted() + chains.sorted()).joined(separator: "\n")
         }
     }

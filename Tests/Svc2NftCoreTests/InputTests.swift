@@ -1,5 +1,5 @@
-import Svc2NftTestSupport
 import Svc2NftCore
+import Svc2NftTestSupport
 import Testing
 
 @Suite struct JSONParserTests {
@@ -17,7 +17,9 @@ import Testing
         let offset = text.utf8.count / 2
         let at = broken[offset...].firstIndex(of: UInt8(ascii: "8"))!  // a port, "80" becomes "8x"
         broken[at + 1] = UInt8(ascii: "x")
-        #expect(throws: InputError.syntax(file: "big", line: line, column: item.utf8.count - 4, message: "expected ',' or '}' in an object")) {
+        #expect(
+            throws: InputError.syntax(file: "big", line: line, column: item.utf8.count - 4, message: "expected ',' or '}' in an object")
+        ) {
             try JSONParser.parse(broken, file: "big")
         }
     }
@@ -52,7 +54,8 @@ import Testing
         }
         // The second half starts at a guessed item boundary; a guess inside a string
         // (here: the middle of the list is one long annotation full of "}, {") is noticed.
-        let trap = #"{"kind": "Service", "metadata": {"name": "t", "annotations": {"a": ""#
+        let trap =
+            #"{"kind": "Service", "metadata": {"name": "t", "annotations": {"a": ""#
             + String(repeating: "}, {", count: JSONParser.parallelThreshold) + #""}}}"#
         let trapped = "{\"items\": [" + ([item, trap, item]).joined(separator: ",\n") + "], \"kind\": \"List\"}"
         let three = try ManifestReader.parse(Array(trapped.utf8), file: "trap")
@@ -75,7 +78,8 @@ import Testing
 
     /// The API server's bookkeeping fields are checked but not kept; everything else is.
     @Test func bookkeepingFieldsAreCheckedButNotKept() throws {
-        let text = #"{"metadata": {"uid": "x", "name": "web", "resourceVersion": "7", "managedFields": [{"a": [1, {"b": null}]}]},"#
+        let text =
+            #"{"metadata": {"uid": "x", "name": "web", "resourceVersion": "7", "managedFields": [{"a": [1, {"b": null}]}]},"#
             + #" "endpoints": [{"targetRef": {"kind": "Pod", "name": "p\u00e9"}, "addresses": ["10.0.0.1"]}]}"#
         let value = try JSONParser.parse(Array(text.utf8), file: "f")
         #expect(value["metadata"] == .object(["name": .string("web")]))
@@ -145,14 +149,17 @@ import Testing
     @Test func largeListsCorruptedAnywhereMatchAPlainParse() throws {
         let slice = #"{"kind": "EndpointSlice", "metadata": {"name": "s"}, "endpoints": [{"addresses": ["10.0.0.1"]}, {"x": "}, {"}]}"#
         let service = #"{"kind": "Service", "metadata": {"name": "a\u00e9"}, "spec": {"ports": [{"port": 80}]}}"#
-        let items = Array(repeating: [service, slice], count: 6 * JSONParser.parallelThreshold / 5 / (service.utf8.count + slice.utf8.count))
-            .joined()
+        let items = Array(
+            repeating: [service, slice], count: 6 * JSONParser.parallelThreshold / 5 / (service.utf8.count + slice.utf8.count)
+        )
+        .joined()
         var generator = SeededGenerator(seed: 11)
         let junk: [UInt8] = Array(#"{}[]",:\u x"#.utf8) + [0x0A, 0xFF, 0x00]
         // Indented as kubectl prints it, and compact (where the half-way guess can land
         // inside an item).
         for (round, indent) in zip(0..<16, [String](repeating: "\n        ", count: 8) + [String](repeating: " ", count: 8)) {
-            let text = Array(("{\"apiVersion\": \"v1\", \"items\": [" + indent + items.joined(separator: "," + indent) + "], \"kind\": \"List\"}").utf8)
+            let text = Array(
+                ("{\"apiVersion\": \"v1\", \"items\": [" + indent + items.joined(separator: "," + indent) + "], \"kind\": \"List\"}").utf8)
             var bytes = text
             if round % 8 > 0 { bytes[Int.random(in: 0..<bytes.count, using: &generator)] = junk.randomElement(using: &generator)! }
             let plain: Result<[Value], InputError> = Result { () throws(InputError) in
@@ -160,7 +167,9 @@ import Testing
                 guard case .array(let items)? = document["items"], document["kind"] == .string("List") else { return [document] }
                 return items
             }
-            let fast: Result<[Value], InputError> = Result { () throws(InputError) in try ManifestReader.parse(bytes, file: "big").map(\.value) }
+            let fast: Result<[Value], InputError> = Result { () throws(InputError) in
+                try ManifestReader.parse(bytes, file: "big").map(\.value)
+            }
             switch (plain, fast) {
             case (.success(let a), .success(let b)): #expect(a == b, "round \(round)")
             case (.failure(let a), .failure(let b)): #expect(a == b, "round \(round)")

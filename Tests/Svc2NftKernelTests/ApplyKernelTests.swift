@@ -65,7 +65,9 @@ import Testing
                 """)
         }
         let input = directory.appendingPathComponent("cluster.json")
-        try ("{\n    \"apiVersion\": \"v1\", \"kind\": \"List\",\n    \"items\": [\n    " + items.joined(separator: ",\n    ") + "\n    ]\n}\n")
+        try
+            ("{\n    \"apiVersion\": \"v1\", \"kind\": \"List\",\n    \"items\": [\n    " + items.joined(separator: ",\n    ")
+            + "\n    ]\n}\n")
             .write(to: input, atomically: true, encoding: .utf8)
         #expect(try FileManager.default.attributesOfItem(atPath: input.path)[.size] as! Int > 1 << 20)
         let node = ["--node-name", "node-0", "--node-ip", "10.0.0.1", "--cluster-cidr", "10.128.0.0/9"]

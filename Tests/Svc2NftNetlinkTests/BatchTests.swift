@@ -234,8 +234,10 @@ struct Message: Equatable {
         // keeps a chain's comment): it is deleted and the new one created.
         var otherComment = kernel
         otherComment.comments["svc-shop/web/tcp/http_aaaaaaaa"] = "something else"
-        let recreated = try Applier(transport: RecordingTransport(kernel: [.ip: otherComment, .ip6: Self.kernel(after: graph, family: .ip6)]))
-            .apply(graph)
+        let recreated = try Applier(
+            transport: RecordingTransport(kernel: [.ip: otherComment, .ip6: Self.kernel(after: graph, family: .ip6)])
+        )
+        .apply(graph)
         // (The kept external chain that goes to it is rewritten to point at the new one.)
         #expect(recreated.plan.created == 3 && recreated.plan.rewritten == 1 && recreated.plan.deleted == 1, "\(recreated.plan.summary)")
         let transport = RecordingTransport(kernel: [.ip: kernel, .ip6: Self.kernel(after: graph, family: .ip6)])

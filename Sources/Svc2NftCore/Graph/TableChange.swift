@@ -18,7 +18,8 @@ public struct TableChange: Sendable, Equatable {
     }
 
     public var isEmpty: Bool {
-        addedChains.isEmpty && removedChains.isEmpty && renamedChains.isEmpty && addedSets.isEmpty && removedSets.isEmpty && elements.isEmpty
+        addedChains.isEmpty && removedChains.isEmpty && renamedChains.isEmpty && addedSets.isEmpty && removedSets.isEmpty
+            && elements.isEmpty
     }
 }
 

@@ -57,7 +57,8 @@ public struct DocumentStream {
                     continue
                 default:
                     // Skip the whole stray token, so it is reported once.
-                    while scanned < buffer.count, ![0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "{"), UInt8(ascii: "[")].contains(buffer[scanned]) {
+                    while scanned < buffer.count, ![0x20, 0x09, 0x0A, 0x0D, UInt8(ascii: "{"), UInt8(ascii: "[")].contains(buffer[scanned])
+                    {
                         scanned += 1
                     }
                     buffer.removeFirst(scanned)

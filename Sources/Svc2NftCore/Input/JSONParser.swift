@@ -171,7 +171,11 @@ public struct JSONParser {
         try eachMember(keys: true) { parser, key in
             if key == "kind" {
                 kind = nil
-                if parser.bytes[parser.index] == UInt8(ascii: "\"") { kind = try parser.parseString() } else { try parser.skipValue(depth: 3) }
+                if parser.bytes[parser.index] == UInt8(ascii: "\"") {
+                    kind = try parser.parseString()
+                } else {
+                    try parser.skipValue(depth: 3)
+                }
             } else {
                 try parser.skipValue(depth: 3)
             }
@@ -228,7 +232,6 @@ public struct JSONParser {
             preconditionFailure("an item parseDeferringItems checked failed to parse: \(error)")
         }
     }
-
 
     private struct Failure: Error, Sendable {
         let offset: Int

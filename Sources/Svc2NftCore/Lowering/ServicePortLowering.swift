@@ -218,7 +218,8 @@ struct ServicePortLowering {
     }
 
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
-    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> Chain {
+    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> Chain
+    {
         var rules = leading
         if affinityTimeout != nil {
             for endpoint in endpoints {

@@ -23,7 +23,8 @@ enum Versioning {
     }
 
     /// The same, with the comment already checked (shared by many chains).
-    static func chain(_ base: String, kind: ChainKind = .regular, preparedComment comment: Comment?, rules: [Rule], owner: Owner?) -> Chain {
+    static func chain(_ base: String, kind: ChainKind = .regular, preparedComment comment: Comment?, rules: [Rule], owner: Owner?) -> Chain
+    {
         var print = Fingerprint()
         print.add(kind)
         print.add(comment?.text ?? "")
