@@ -3,7 +3,8 @@ import Svc2NftCore
 
 /// `make bench`: for each size, N Services x 10 endpoints, measured side by side in one
 /// run on this machine, printed as the README's Markdown table. Every figure is the
-/// median of `--repeats` runs (3), interleaved where two are compared.
+/// median of `--repeats` runs (3); where two tools are compared they take turns, and the
+/// ratio is the median of the turns' ratios.
 enum Bench {
     struct Options {
         var sizes = [1000, 10000]
@@ -69,20 +70,22 @@ enum Bench {
                 rows.append(row + ["(needs root)", "", "", "", "", "", ""])
                 continue
             }
-            log("size \(n): nft -f (timeout \(Int(options.nftTimeout)) s)")
-            let nftRuns = (0..<runs).map { _ in
-                inNamespace { ns in Spawn.run(["ip", "netns", "exec", ns, "nft", "-f", ruleset], timeout: options.nftTimeout) }
-            }
-            let nft = median(nftRuns)
-            log("size \(n): apply, re-apply, changed input, one changed under --follow")
-            var fulls: [Measured] = [], agains: [Measured] = [], ones: [Measured] = []
+            // nft -f and apply take turns, so a change of the machine's speed during the
+            // run shows in both; the ratio is the median of each turn's ratio.
+            log("size \(n): nft -f (timeout \(Int(options.nftTimeout)) s), apply, re-apply, changed input, in turns")
+            var nftRuns: [Measured] = [], fulls: [Measured] = [], agains: [Measured] = [], ones: [Measured] = []
             for _ in 0..<runs {
+                nftRuns.append(
+                    inNamespace { ns in Spawn.run(["ip", "netns", "exec", ns, "nft", "-f", ruleset], timeout: options.nftTimeout) })
                 inNamespace { ns in
                     fulls.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input]))
                     agains.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input]))
                     ones.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [changed]))
                 }
             }
+            let nft = median(nftRuns)
+            let turnRatios = zip(fulls, nftRuns).map { $0.seconds / $1.seconds }
+            log("size \(n): one changed under --follow")
             let (full, again, one) = (median(fulls), median(agains), median(ones))
             let change = Generator(services: n, endpoints: 10, changed: n / 2, only: n / 2).generate()
             let back = Generator(services: n, endpoints: 10, only: n / 2).generate()
@@ -102,7 +105,7 @@ enum Bench {
             let nftText =
                 nftRuns.contains { $0.status == 124 }
                 ? String(format: "> %.0f s (timeout)", options.nftTimeout) : nft.map { String(format: "%.2f s", $0.seconds) } ?? "failed"
-            let ratio = nft.flatMap { nft in full.map { String(format: " (%.2fx nft)", $0.seconds / nft.seconds) } } ?? ""
+            let ratio = nft != nil && full != nil ? String(format: " (%.2fx nft)", median(turnRatios)) : ""
             let changeSeconds = followed.map { median($0.changes) }
             row += [
                 nftText,
