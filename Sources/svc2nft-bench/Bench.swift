@@ -159,8 +159,31 @@ enum Bench {
     static func inNamespace<T>(_ body: (String) -> T) -> T {
         let ns = "s2n-bench-\(getpid())-\(UInt32.random(in: 0..<1_000_000))"
         _ = Spawn.run(["ip", "netns", "add", ns])
-        defer { _ = Spawn.run(["ip", "netns", "del", ns]) }
+        defer {
+            _ = Spawn.run(["ip", "netns", "del", ns])
+            settle()
+        }
         return body(ns)
+    }
+
+    /// Waits (at most 5 s) until the machine is idle: the kernel frees a deleted
+    /// namespace's 100,000 chains in the background, on whichever core is free, and the
+    /// next measurement should not share the machine with that.
+    static func settle() {
+        func ticks() -> (total: Int, idle: Int) {
+            guard let line = try? String(contentsOfFile: "/proc/stat", encoding: .utf8).split(separator: "\n").first else { return (0, 0) }
+            let values = line.split(separator: " ").dropFirst().compactMap { Int($0) }
+            guard values.count > 4 else { return (0, 0) }
+            return (values.reduce(0, +), values[3] + values[4])
+        }
+        var previous = ticks()
+        for _ in 0..<25 {
+            usleep(200_000)
+            let now = ticks()
+            let total = now.total - previous.total, idle = now.idle - previous.idle
+            previous = now
+            if total > 0, Double(total - idle) / Double(total) < 0.05 { return }
+        }
     }
 
     /// Median seconds for one fresh connection to the probe Service.
