@@ -49,6 +49,7 @@ enum Bench {
             let megabytes = Double((try FileManager.default.attributesOfItem(atPath: input)[.size] as? Int) ?? 0) / 1e6
 
             let runs = options.repeats
+            settle()  // the generated files are still being written back
             log("size \(n): parse (\(runs) runs)")
             let parse = median(
                 (0..<runs).map { _ in
@@ -59,6 +60,7 @@ enum Bench {
                     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 })
 
+            settle()
             log("size \(n): compile")
             let ruleset = "\(options.directory)/cluster-\(n).nft"
             let compile = median((0..<runs).map { _ in Spawn.run([binary, "compile"] + nodeArgs + [input], stdout: ruleset) })
@@ -128,6 +130,7 @@ enum Bench {
             log("growth \(n): generating and compiling")
             let input = "\(options.directory)/growth-\(n).json"
             try Generator(services: n, endpoints: 10).generate().write(toFile: input, atomically: false, encoding: .utf8)
+            settle()
             let compile = Spawn.run([binary, "compile"] + nodeArgs + [input])
             growth.append(
                 String(
@@ -167,8 +170,8 @@ enum Bench {
     }
 
     /// Waits (at most 5 s) until the machine is idle: the kernel frees a deleted
-    /// namespace's 100,000 chains in the background, on whichever core is free, and the
-    /// next measurement should not share the machine with that.
+    /// namespace's 100,000 chains, and writes generated files back, in the background, on
+    /// whichever core is free, and the next measurement should not share the machine.
     static func settle() {
         func ticks() -> (total: Int, idle: Int) {
             guard let line = try? String(contentsOfFile: "/proc/stat", encoding: .utf8).split(separator: "\n").first else { return (0, 0) }
