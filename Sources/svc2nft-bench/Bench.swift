@@ -95,15 +95,9 @@ enum Bench {
                 FollowProbe.run(namespace: ns, binary: binary, arguments: nodeArgs + [input], changes: [change, back], count: 2 * runs + 1)
             }
             log("size \(n): data plane")
-            var loaded: [Double] = [], alone: [Double] = []
-            for _ in 0..<runs {
-                if let time = latency(
-                    testbed: testbed, loader: ["ip", "netns", "exec", "{node}", binary, "apply"] + nodeArgs + [input, probe])
-                {
-                    loaded.append(time)
-                }
-                if let time = latency(testbed: testbed, loader: [binary, "apply"] + nodeArgs + [probe]) { alone.append(time) }
-            }
+            let firstConnection = latency(
+                testbed: testbed,
+                loaders: [[binary, "apply"] + nodeArgs + [input, probe], [binary, "apply"] + nodeArgs + [probe]], rounds: runs)
             let nftText =
                 nftRuns.contains { $0.status == 124 }
                 ? String(format: "> %.0f s (timeout)", options.nftTimeout) : nft.map { String(format: "%.2f s", $0.seconds) } ?? "failed"
@@ -117,10 +111,9 @@ enum Bench {
                 changeSeconds.flatMap { change in
                     full.map { String(format: "%.1f ms (%.2f%% of full)", change * 1000, 100 * change / $0.seconds) }
                 } ?? "failed",
-                loaded.count == runs && alone.count == runs
-                    ? String(
-                        format: "%.0f us vs %.0f us (%.2fx)", median(loaded) * 1e6, median(alone) * 1e6, median(loaded) / median(alone))
-                    : "failed",
+                firstConnection.map { loaded, alone in
+                    String(format: "%.0f us vs %.0f us (%.2fx)", loaded * 1e6, alone * 1e6, loaded / alone)
+                } ?? "failed",
             ]
             rows.append(row)
         }
@@ -189,21 +182,22 @@ enum Bench {
         }
     }
 
-    /// Median seconds for one fresh connection to the probe Service.
-    static func latency(testbed: String, loader: [String]) -> Double? {
-        let loaderJSON = String(
-            decoding: try! JSONEncoder().encode(loader.filter { $0 != "ip" && $0 != "netns" && $0 != "exec" && $0 != "{node}" }),
-            as: UTF8.self)
+    /// Median seconds for one fresh connection to the probe Service with all Services
+    /// loaded and with the probe alone, the two loads taking turns `rounds` times in one
+    /// test bed.
+    static func latency(testbed: String, loaders: [[String]], rounds: Int) -> (loaded: Double, alone: Double)? {
         let out = "/tmp/svc2nft-bench-latency.json"
-        let result = Spawn.run(
-            [
-                "python3", testbed, "latency", "--loader", loaderJSON, "--client", "10.250.0.2",
-                "--endpoint", Probe.endpoint, "--port-target", "8080", "--dest", Probe.clusterIP, "--port", "80", "--count", "300",
-            ], stdout: out)
+        var argv = ["python3", testbed, "latency", "--rounds", "\(rounds)"]
+        for loader in loaders { argv += ["--loader", String(decoding: try! JSONEncoder().encode(loader), as: UTF8.self)] }
+        argv += [
+            "--client", "10.250.0.2", "--endpoint", Probe.endpoint, "--port-target", "8080", "--dest", Probe.clusterIP, "--port", "80",
+            "--count", "300",
+        ]
+        let result = Spawn.run(argv, stdout: out)
         guard result.ok, let data = FileManager.default.contents(atPath: out),
-            let times = try? JSONDecoder().decode([Double].self, from: data), !times.isEmpty
+            let times = try? JSONDecoder().decode([[Double]].self, from: data), times.count == 2, times.allSatisfy({ !$0.isEmpty })
         else { return nil }
-        return times.sorted()[times.count / 2]
+        return (median(times[0]), median(times[1]))
     }
 }
 

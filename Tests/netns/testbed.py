@@ -161,28 +161,36 @@ def churn(args):
 
 
 def latency(args):
-    """First-connection latency to one Service: loads the ruleset with the loader, then
-    opens --count fresh TCP connections from a pod and prints their times (seconds)."""
+    """First-connection latency to one Service under each --loader's ruleset, in one test
+    bed: for each of --rounds rounds, each loader in turn loads its ruleset (replacing the
+    last), waits --settle seconds, and --count fresh TCP connections are timed from a pod.
+    Prints one list of times (seconds) per loader. Taking turns in one bed keeps the
+    namespaces, links and servers the same for every loader."""
     bed = Bed(DEFAULT_NODE_IPS)
+    loaders = [json.loads(loader) for loader in args.loader]
+    times = [[] for _ in loaders]
+    code = (
+        "import json,socket,sys,time\n"
+        f"times=[]\nfor _ in range({args.count}):\n"
+        "    s=socket.socket(); s.settimeout(2); t=time.perf_counter()\n"
+        f"    s.connect(({args.dest!r},{args.port})); s.send(b'hi'); s.recv(64)\n"
+        "    times.append(time.perf_counter()-t); s.close()\n"
+        "json.dump(times,sys.stdout)\n"
+    )
     try:
         bed.setup({args.client, args.endpoint}, set(), {(args.endpoint, args.port_target, "tcp")})
-        bed.load(json.loads(args.loader))
-        # A large load leaves the kernel freeing the old objects (RCU callbacks) for a
-        # moment; measure after that, not during it.
-        time.sleep(args.settle)
-        code = (
-            "import json,socket,sys,time\n"
-            f"times=[]\nfor _ in range({args.count}):\n"
-            "    s=socket.socket(); s.settimeout(2); t=time.perf_counter()\n"
-            f"    s.connect(({args.dest!r},{args.port})); s.send(b'hi'); s.recv(64)\n"
-            "    times.append(time.perf_counter()-t); s.close()\n"
-            "json.dump(times,sys.stdout)\n"
-        )
-        r = subprocess.run(["ip", "netns", "exec", bed.owner(args.client), sys.executable, "-c", code],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise RuntimeError(r.stderr)
-        sys.stdout.write(r.stdout)
+        for _ in range(args.rounds):
+            for index, loader in enumerate(loaders):
+                bed.load(loader)
+                # A large load (or the replacement of one) leaves the kernel freeing the old
+                # objects for a moment; measure after that, not during it.
+                time.sleep(args.settle)
+                r = subprocess.run(["ip", "netns", "exec", bed.owner(args.client), sys.executable, "-c", code],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    raise RuntimeError(r.stderr)
+                times[index] += json.loads(r.stdout)
+        json.dump(times, sys.stdout)
     finally:
         bed.cleanup()
 
@@ -468,7 +476,8 @@ def main():
     st.add_argument("--port", type=int, required=True)
     st.add_argument("--timeout", type=float, default=2.0)
     lat = sub.add_parser("latency", help="first-connection latency to one Service")
-    lat.add_argument("--loader", required=True, help="JSON argv")
+    lat.add_argument("--loader", required=True, action="append", help="JSON argv (repeatable: the loaders take turns)")
+    lat.add_argument("--rounds", type=int, default=1, help="how many times each loader takes its turn")
     lat.add_argument("--client", required=True)
     lat.add_argument("--endpoint", required=True)
     lat.add_argument("--port-target", type=int, required=True)
