@@ -14,15 +14,23 @@ public struct JSONParser {
 
     /// `parse` over bytes the caller keeps alive for the call.
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>, file: String) throws(InputError) -> Value {
+        try document(bytes, file: file) { parser in try parser.parseValue(depth: 0) }
+    }
+
+    /// Runs `body` with a parser at the document's first value, requires only whitespace
+    /// after what it read, and turns a syntax failure into `InputError.syntax`.
+    private static func document<T>(
+        _ bytes: UnsafeBufferPointer<UInt8>, file: String, _ body: (inout JSONParser) throws -> T
+    ) throws(InputError) -> T {
         do {
             var parser = JSONParser(bytes: bytes)
             parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
+            let value = try body(&parser)
             parser.skipWhitespace()
             if parser.index < bytes.count { throw parser.failure("unexpected text after the document") }
             return value
         } catch let failure as Failure {
-            let (line, column) = Self.position(of: failure.offset, in: bytes)
+            let (line, column) = position(of: failure.offset, in: bytes)
             throw .syntax(file: file, line: line, column: column, message: failure.message)
         } catch {
             fatalError("unreachable: \(error)")
@@ -60,35 +68,23 @@ public struct JSONParser {
         guard bytes.count > parallelThreshold, firstByte == UInt8(ascii: "{") else {
             return Outline(document: try parse(bytes, file: file), items: nil)
         }
-        let outline: Outline
-        do {
-            outline = try { () throws -> Outline in
-                var parser = JSONParser(bytes: bytes)
-                parser.skipWhitespace()
-                var fields = Fields()
-                var items: [Outline.Item]? = nil
-                try parser.eachMember(keys: true) { parser, key in
-                    if key == "items", parser.bytes[parser.index] == UInt8(ascii: "[") {
-                        items = try parser.outlineItems()
-                        fields.append(key, .array([]))
+        let outline = try document(bytes, file: file) { parser in
+            var fields = Fields()
+            var items: [Outline.Item]? = nil
+            try parser.eachMember(keys: true) { parser, key in
+                if key == "items", parser.bytes[parser.index] == UInt8(ascii: "[") {
+                    items = try parser.outlineItems()
+                    fields.append(key, .array([]))
+                } else {
+                    if key == "items" { items = nil }  // a later `items` wins, as in `parse`
+                    if Self.isBookkeeping(key) {
+                        try parser.skipValue(depth: 1)
                     } else {
-                        if key == "items" { items = nil }  // a later `items` wins, as in `parse`
-                        if Self.isBookkeeping(key) {
-                            try parser.skipValue(depth: 1)
-                        } else {
-                            fields.append(key, try parser.parseValue(depth: 1))
-                        }
+                        fields.append(key, try parser.parseValue(depth: 1))
                     }
                 }
-                parser.skipWhitespace()
-                if parser.index < bytes.count { throw parser.failure("unexpected text after the document") }
-                return Outline(document: .object(fields), items: items)
-            }()
-        } catch let failure as Failure {
-            let (line, column) = Self.position(of: failure.offset, in: bytes)
-            throw .syntax(file: file, line: line, column: column, message: failure.message)
-        } catch {
-            fatalError("unreachable: \(error)")
+            }
+            return Outline(document: .object(fields), items: items)
         }
         guard outline.items != nil, case .string(let kind)? = outline.document["kind"], kind.hasSuffix("List") else {
             return Outline(document: try parse(bytes, file: file), items: nil)
@@ -102,24 +98,32 @@ public struct JSONParser {
     /// from the start, arrives exactly there; otherwise the first half goes on alone.
     /// Either way the first error in the document is the one reported.
     private mutating func outlineItems() throws -> [Outline.Item] {
-        index += 1
-        let column = firstItemColumn()
+        let column = firstItemColumn(after: index + 1)
         guard ProcessInfoLite.activeProcessorCount > 1, let guess = itemBoundary(near: index + (bytes.count - index) / 2, column: column)
         else {
-            let (items, end, _) = try outlineItems(stoppingAt: nil)
-            index = end
+            var items: [Outline.Item] = []
+            try eachItem { parser in items.append(try parser.outlineItem()) }
             return items
         }
         let input = SharedInput(bytes: bytes)
-        let start = index
-        let (first, second) = Parallel.pair { () -> Result<([Outline.Item], Int, Bool), Failure> in
-            var parser = JSONParser(bytes: input.bytes)
-            parser.index = start
-            return Result { () throws(Failure) in try parser.outlineItems(stoppingAt: guess) }
-        } _: { () -> Result<([Outline.Item], Int, Bool), Failure> in
-            var parser = JSONParser(bytes: input.bytes)
-            parser.index = guess
-            return Result { () throws(Failure) in try parser.outlineItems(stoppingAt: nil, resuming: true) }
+        let open = index
+        // Each half: its items, where it ended, and whether it stopped at the guess.
+        let (first, second) = Parallel.pair { () -> Result<([Outline.Item], Int, Bool), any Error> in
+            Result {
+                var parser = JSONParser(bytes: input.bytes)
+                parser.index = open
+                var items: [Outline.Item] = []
+                let stopped = try parser.eachItem(stoppingAt: guess) { parser in items.append(try parser.outlineItem()) }
+                return (items, parser.index, stopped)
+            }
+        } _: { () -> Result<([Outline.Item], Int, Bool), any Error> in
+            Result {
+                var parser = JSONParser(bytes: input.bytes)
+                parser.index = guess
+                var items: [Outline.Item] = []
+                try parser.eachItem(resuming: true) { parser in items.append(try parser.outlineItem()) }
+                return (items, parser.index, false)
+            }
         }
         let (items, end, stopped) = try first.get()
         guard stopped else {
@@ -129,35 +133,6 @@ public struct JSONParser {
         let (rest, restEnd, _) = try second.get()
         index = restEnd
         return items + rest
-    }
-
-    /// Items from here to the list's `]` (`resuming`: at an item, else just after `[`),
-    /// or until the next item would start at `stop`. Returns the items, where it ended
-    /// (after `]`, or at `stop`) and whether it stopped at `stop`.
-    private mutating func outlineItems(stoppingAt stop: Int?, resuming: Bool = false) throws(Failure) -> ([Outline.Item], Int, Bool) {
-        var items: [Outline.Item] = []
-        do {
-            skipWhitespace()
-            if !resuming, index < bytes.count, bytes[index] == UInt8(ascii: "]") { return (items, index + 1, false) }
-            while true {
-                skipWhitespace()
-                if index == stop { return (items, index, true) }
-                items.append(try outlineItem())
-                skipWhitespace()
-                guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
-                if bytes[index] == UInt8(ascii: ",") {
-                    index += 1
-                } else if bytes[index] == UInt8(ascii: "]") {
-                    return (items, index + 1, false)
-                } else {
-                    throw failure("expected ',' or ']' in a list")
-                }
-            }
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            fatalError("unreachable: \(error)")
-        }
     }
 
     /// Checks one List item; its start, whether it is an object, and its `kind`.
@@ -183,14 +158,15 @@ public struct JSONParser {
         return Outline.Item(start: start, isObject: true, kind: kind)
     }
 
-    /// The column of the first item when the list is indented (one item per line, as
-    /// `kubectl -o json` prints it); nil when it is not.
-    private func firstItemColumn() -> Int? {
-        var at = index
+    /// The column of the first item of a list whose items start at or after `start`, when
+    /// the list is indented (one item per line, as `kubectl -o json` prints it); nil when
+    /// it is not.
+    private func firstItemColumn(after start: Int) -> Int? {
+        var at = start
         while at < bytes.count, Self.isWhitespace(bytes[at]) { at += 1 }
         var column = 0
-        while at - column - 1 >= index, bytes[at - column - 1] == 0x20 || bytes[at - column - 1] == 0x09 { column += 1 }
-        return at - column - 1 >= index && bytes[at - column - 1] == 0x0A ? column : nil
+        while at - column - 1 >= start, bytes[at - column - 1] == 0x20 || bytes[at - column - 1] == 0x09 { column += 1 }
+        return at - column - 1 >= start && bytes[at - column - 1] == 0x0A ? column : nil
     }
 
     /// A likely item start at or after `offset`, searched for in the next MiB: the `{`
@@ -222,18 +198,20 @@ public struct JSONParser {
 
     private static func isWhitespace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 }
 
-    /// The item at `start` of a document `parseDeferringItems` has checked.
-    static func parseChecked(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Value {
+    /// The value at `start`, `depth` levels deep, of bytes already checked (a List item
+    /// `parseDeferringItems` checked; an item `parseArrayInParallel` checked): it cannot
+    /// fail unless the parser has a bug.
+    static func parseChecked(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int, depth: Int = 2) -> Value {
         var parser = JSONParser(bytes: bytes)
         parser.index = start
         do {
-            return try parser.parseValue(depth: 2)
+            return try parser.parseValue(depth: depth)
         } catch {
-            preconditionFailure("an item parseDeferringItems checked failed to parse: \(error)")
+            preconditionFailure("a value checked before failed to parse: \(error)")
         }
     }
 
-    private struct Failure: Error, Sendable {
+    private struct Failure: Error {
         let offset: Int
         let message: String
     }
@@ -335,16 +313,25 @@ public struct JSONParser {
         }
     }
 
-    /// The list grammar: at `[`, calls `item` with the parser at each item.
-    private mutating func eachItem(_ item: (inout JSONParser) throws -> Void) throws {
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+    /// The list grammar: at `[`, calls `item` with the parser at each item. `resuming`:
+    /// starts at an item inside a list instead (the second half of a List's check). With
+    /// `stop`, returns true and leaves the parser there when the next item would start
+    /// at `stop`; otherwise returns false after the list's `]`.
+    @discardableResult
+    private mutating func eachItem(
+        resuming: Bool = false, stoppingAt stop: Int? = nil, _ item: (inout JSONParser) throws -> Void
+    ) throws -> Bool {
+        if !resuming {
             index += 1
-            return
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return false
+            }
         }
         while true {
             skipWhitespace()
+            if index == stop { return true }
             try item(&self)
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input inside a list") }
@@ -352,7 +339,7 @@ public struct JSONParser {
                 index += 1
             } else if bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return
+                return false
             } else {
                 throw failure("expected ',' or ']' in a list")
             }
@@ -372,19 +359,7 @@ public struct JSONParser {
             try parser.skipValue(depth: depth + 1)
         }
         let input = SharedInput(bytes: bytes)
-        let items = starts.orderedParallelMap { start -> Value? in
-            var parser = JSONParser(bytes: input.bytes)
-            parser.index = start
-            return try? parser.parseValue(depth: depth + 1)
-        }
-        var values: [Value] = []
-        values.reserveCapacity(items.count)
-        for (item, start) in zip(items, starts) {
-            // Already checked by the first pass; a failure here would be a parser bug.
-            guard let item else { throw Failure(offset: start, message: "item could not be parsed") }
-            values.append(item)
-        }
-        return .array(values)
+        return .array(starts.orderedParallelMap { start in Self.parseChecked(input.bytes, at: start, depth: depth + 1) })
     }
 
     /// Fields the API server keeps for its own bookkeeping, which nothing in svc2nft
