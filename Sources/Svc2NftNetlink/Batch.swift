@@ -19,9 +19,9 @@ struct Batch: ~Copyable {
     private(set) var messageCount = 0
     private var nextSetID: UInt32
 
-    init(firstSequence: UInt32 = 1) {
-        self.firstSequence = firstSequence
-        sequence = firstSequence
+    init() {
+        firstSequence = 1
+        sequence = 1
         nextSetID = 1
         objects.append(.batch)
         let start = buffer.reserve()
@@ -65,9 +65,8 @@ struct Batch: ~Copyable {
 
     /// Appends a fragment's messages, renumbered to follow this batch's.
     mutating func append(_ fragment: consuming Fragment) {
-        var appended = fragment.buffer
-        appended.renumber(adding: sequence)
-        buffer.append(appended)
+        fragment.buffer.renumber(adding: sequence)
+        buffer.append(fragment.buffer)
         objects.append(contentsOf: fragment.objects)
         sequence += UInt32(fragment.objects.count)
         messageCount += fragment.objects.count

@@ -31,17 +31,11 @@ public enum Parallel {
 extension Parallel {
     /// `first()` and `second()` at the same time, on two cores.
     public static func pair<A: Sendable, B: Sendable>(_ first: @Sendable () -> A, _ second: @Sendable () -> B) -> (A, B) {
-        let results = ChunkResults<PairResult<A, B>>(count: 2)
+        let a = ChunkResults<A>(count: 1), b = ChunkResults<B>(count: 1)
         DispatchQueue.concurrentPerform(iterations: 2) { index in
-            results.store(index, index == 0 ? .first(first()) : .second(second()))
+            if index == 0 { a.store(0, first()) } else { b.store(0, second()) }
         }
-        guard case .first(let a) = results.values[0], case .second(let b) = results.values[1] else { preconditionFailure("pair") }
-        return (a, b)
-    }
-
-    private enum PairResult<A: Sendable, B: Sendable>: Sendable {
-        case first(A)
-        case second(B)
+        return (a.values[0], b.values[0])
     }
 }
 
