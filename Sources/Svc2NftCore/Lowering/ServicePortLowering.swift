@@ -22,9 +22,8 @@ struct ServicePortLowering {
     let owner: Owner
     /// `namespace/name/protocol/port`, the readable core of every name below.
     let identity: String
-    /// What every endpoint chain of this port starts its name with, and its comment
-    /// (built once per port: there are ten endpoint chains per port in a typical cluster).
-    let endpointPrefix: String
+    /// The comment of every endpoint chain of this port (built once per port: there are
+    /// ten endpoint chains per port in a typical cluster).
     let endpointComment: Comment
 
     init(service: Service, port: ServicePort, family: IPFamily, node: NodeConfig, clusterIP: IPAddress, selection: EndpointSelection) {
@@ -36,7 +35,6 @@ struct ServicePortLowering {
         self.selection = selection
         owner = Owner(service: service.id, port: port.label)
         identity = "\(service.id.namespace)/\(service.id.name)/\(port.protocol.rawValue)/\(port.label)"
-        endpointPrefix = "ep-\(identity)__"
         endpointComment = Comment("\(owner) endpoint")
     }
     func endpointIdentity(_ e: PortEndpoint) -> String { "\(identity)__\(e.address.identifierText)/\(e.port)" }
@@ -241,10 +239,6 @@ struct ServicePortLowering {
             rules.append(Rule([.rememberSource(affinitySet(endpoint))]))
         }
         rules.append(Rule([.l4Protocol(port.protocol), .dnat(endpoint.address, endpoint.port)]))
-        var name = endpointPrefix
-        name.append(endpoint.address.identifierText)
-        name.append("/")
-        name.append(String(endpoint.port))
-        return Versioning.chain(name, preparedComment: endpointComment, rules: rules, owner: owner)
+        return Versioning.chain("ep-\(endpointIdentity(endpoint))", preparedComment: endpointComment, rules: rules, owner: owner)
     }
 }
