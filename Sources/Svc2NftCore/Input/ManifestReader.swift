@@ -107,14 +107,14 @@ public enum ManifestReader {
                 try flatten(item, file: file, path: "\(path)[\(number)]", into: &objects)
             }
         case .object:
-            let kind = RawObject(file: file, path: path, value: value).kind
-            if kind.hasSuffix("List"), case .array(let items)? = value["items"] {
+            let object = RawObject(file: file, path: path, value: value)
+            if object.kind.hasSuffix("List"), case .array(let items)? = value["items"] {
                 let prefix = path.isEmpty ? "items" : "\(path).items"
                 for (number, item) in items.enumerated() {
                     try flatten(item, file: file, path: "\(prefix)[\(number)]", into: &objects)
                 }
             } else {
-                objects.append(RawObject(file: file, path: path, value: value))
+                objects.append(object)
             }
         default:
             throw .notAnObject(file: file, path: path, found: value.kindName)
