@@ -26,7 +26,7 @@ struct BenchMain {
     static func usage() -> Never {
         FileHandle.standardError.write(
             Data(
-                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3]\n"
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
                     .utf8))
         exit(2)
     }
