@@ -6,8 +6,9 @@ public struct Applied: Sendable {
     public let plan: GraphEncoder.Plan
 }
 
-/// Installs a rule graph, or deletes our tables, in one batch through a transport, and
-/// turns the kernel's first error into an `ApplyError` naming the graph object.
+/// Installs a rule graph, or deletes our tables, through a transport (one transaction,
+/// except for a `FreshInstall`), and turns the kernel's first error into an
+/// `ApplyError` naming the graph object.
 public struct Applier {
     let transport: NetfilterTransport
 
@@ -16,7 +17,8 @@ public struct Applier {
     }
 
     /// Replaces our tables with `graph`: reads what the kernel has, then sends the
-    /// `GraphEncoder.Plan`, one transaction. Returns the plan it sent. With `repair`, also reads the live rules
+    /// `GraphEncoder.Plan`, one transaction (where the kernel has none of our tables
+    /// yet: a `FreshInstall`). Returns the plan it sent. With `repair`, also reads the live rules
     /// and elements (as `diff` does) and rewrites kept chains and maps that were edited
     /// behind svc2nft's back.
     @discardableResult
@@ -33,6 +35,9 @@ public struct Applier {
                 let sets = expected.sets.filter { name, want in live.sets[name].map { $0 != want } ?? false }.keys
                 edited[table.family] = Set(chains).union(sets)
             }
+        }
+        if current.isEmpty, !graph.tables.isEmpty {
+            return try installFresh(graph, fault: fault)
         }
         return try send(GraphEncoder.plan(graph, current: current, edited: edited, fault: fault))
     }
@@ -55,7 +60,7 @@ public struct Applier {
     }
 
     func send(_ plan: GraphEncoder.Plan) throws(ApplyError) -> Applied {
-        try commit(plan.batch)
+        for batch in plan.batches { try commit(batch) }
         return Applied(plan: plan)
     }
 

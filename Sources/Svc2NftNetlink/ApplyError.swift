@@ -24,24 +24,37 @@ public enum GraphObject: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Why `apply` or `delete` failed. Each sends one batch, which the kernel commits whole
-/// or not at all, so after a failure the previous ruleset is untouched.
-public enum ApplyError: Error, Equatable, Sendable, CustomStringConvertible {
+/// Why `apply` or `delete` failed. The kernel commits each batch whole or not at all,
+/// and a fresh install whose later stage is refused deletes what the earlier ones made,
+/// so after a failure the previous ruleset is untouched (except `partlyInstalled`).
+public indirect enum ApplyError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The kernel refused a message: the first error of the batch, with its object.
     case kernelRejected(object: GraphObject, errno: Int32)
     /// Not root, or no CAP_NET_ADMIN.
     case permissionDenied
     /// The netlink socket itself failed (open, send, receive).
     case socket(operation: String, errno: Int32)
+    /// A fresh install failed after its first stage, and deleting the tables it had made
+    /// failed too.
+    case partlyInstalled(cause: ApplyError, undo: ApplyError)
 
     public var description: String {
         switch self {
-        case .kernelRejected(let object, let errno):
-            return "the kernel rejected \(object): \(Errno.text(errno)); nothing was changed"
-        case .permissionDenied:
-            return "permission denied: changing nftables needs root or CAP_NET_ADMIN; nothing was changed"
-        case .socket(let operation, let errno):
-            return "netlink \(operation) failed: \(Errno.text(errno)); nothing was changed"
+        case .partlyInstalled(let cause, let undo):
+            return "\(cause.reason); removing the tables it had created then failed too (\(undo.reason)): "
+                + "remove them with 'svc2nft delete'"
+        default:
+            return "\(reason); nothing was changed"
+        }
+    }
+
+    /// What went wrong, without what it left behind.
+    var reason: String {
+        switch self {
+        case .kernelRejected(let object, let errno): return "the kernel rejected \(object): \(Errno.text(errno))"
+        case .permissionDenied: return "permission denied: changing nftables needs root or CAP_NET_ADMIN"
+        case .socket(let operation, let errno): return "netlink \(operation) failed: \(Errno.text(errno))"
+        case .partlyInstalled(let cause, _): return cause.reason
         }
     }
 }

@@ -36,6 +36,6 @@ extension GraphEncoder {
             tally.rewritten += change.renamedChains.count
             tally.deleted += change.removedChains.count
         }
-        return Plan(batch: batch.finalize(), created: tally.created, rewritten: tally.rewritten, deleted: tally.deleted)
+        return Plan(batches: [batch.finalize()], created: tally.created, rewritten: tally.rewritten, deleted: tally.deleted)
     }
 }

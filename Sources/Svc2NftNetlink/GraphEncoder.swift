@@ -30,19 +30,21 @@ public enum GraphEncoder {
         func matches(_ name: ChainName) -> Bool { name.text == chain || name.text.hasPrefix(chain + "_") }
     }
 
-    /// The batch of one apply and what it does to chains.
+    /// The transactions of one apply, in the order they are sent (one, except for a
+    /// `FreshInstall`), and what they do to chains.
     public struct Plan: Sendable {
-        public let batch: FinalizedBatch
+        public let batches: [FinalizedBatch]
         public var created = 0
         public var rewritten = 0
         public var deleted = 0
 
-        public var messageCount: Int { batch.messageCount }
-        public var byteCount: Int { batch.byteCount }
+        public var messageCount: Int { batches.reduce(0) { $0 + $1.messageCount } }
+        public var byteCount: Int { batches.reduce(0) { $0 + $1.byteCount } }
 
         /// "1 transaction, 120 messages: 3 chains created, 2 rewritten in place, 3 deleted"
         public var summary: String {
-            "1 transaction, \(messageCount) messages: \(created) chains created, \(rewritten) rewritten in place, \(deleted) deleted"
+            let transactions = batches.count == 1 ? "1 transaction" : "\(batches.count) transactions"
+            return "\(transactions), \(messageCount) messages: \(created) chains created, \(rewritten) rewritten in place, \(deleted) deleted"
         }
     }
 
@@ -67,7 +69,7 @@ public enum GraphEncoder {
                 tally.created += table.chains.count
             }
         }
-        return Plan(batch: batch.finalize(), created: tally.created, rewritten: tally.rewritten, deleted: tally.deleted)
+        return Plan(batches: [batch.finalize()], created: tally.created, rewritten: tally.rewritten, deleted: tally.deleted)
     }
 
     /// Deletes our tables; succeeds when they are absent (each is added first).

@@ -278,14 +278,16 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
 public final class RecordingTransport: NetfilterTransport {
     public private(set) var batches: [FinalizedBatch] = []
     public var failContentMessage: (index: Int, errno: Int32)?
-    /// Only the batch with this number (0 = first sent) fails; nil: every batch.
-    public var failBatch: Int?
+    /// Only the batches with these numbers (0 = first sent) fail; nil: every batch.
+    public var failBatches: Set<Int>?
     /// What `state(of:table:)` answers: the kernel as the test imagines it.
     public var kernel: [TableFamily: TableState]
 
-    public init(failContentMessage: (index: Int, errno: Int32)? = nil, failBatch: Int? = nil, kernel: [TableFamily: TableState] = [:]) {
+    public init(
+        failContentMessage: (index: Int, errno: Int32)? = nil, failBatches: Set<Int>? = nil, kernel: [TableFamily: TableState] = [:]
+    ) {
         self.failContentMessage = failContentMessage
-        self.failBatch = failBatch
+        self.failBatches = failBatches
         self.kernel = kernel
     }
 
@@ -297,7 +299,7 @@ public final class RecordingTransport: NetfilterTransport {
 
     public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
         batches.append(batch)
-        guard let fail = failContentMessage, failBatch == nil || failBatch == batches.count - 1 else { return [] }
+        guard let fail = failContentMessage, failBatches?.contains(batches.count - 1) ?? true else { return [] }
         let sequences = batch.contentSequences
         guard fail.index < sequences.count else { return [] }
         // The kernel reports the failing message and may report later ones too.

@@ -127,6 +127,19 @@ import Testing
         #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before, "a refused batch must leave the ruleset byte-identical")
     }
 
+    /// A fresh install refused in its last stage (a base chain's rule: the tables, chains
+    /// and other rules are already committed) removes what it made and names the chain.
+    @Test func refusedFreshInstallLeavesNoTable() throws {
+        if Self.skip("refused fresh install") { return }
+        let ns = try NetworkNamespace("fresh-fault")
+        let result = try ns.run(Self.apply(Fixture.named("shop")), environment: ["SVC2NFT_TEST_FAULT_CHAIN": "nat-output"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("chain nat-output"), "\(result.stderr)")
+        #expect(result.stderr.contains("nothing was changed"), "\(result.stderr)")
+        #expect(try ns.run(["nft", "list", "ruleset"]).stdout.isEmpty, "a refused first apply must leave no table")
+        #expect(try ns.run(Self.apply(Fixture.named("shop"))).status == 0, "and a later apply starts from nothing")
+    }
+
     /// Invalid input never reaches the kernel: exit 2, the same message as compile, and
     /// the ruleset that was there stays as it was.
     @Test(arguments: ["bad-port", "hostile-name", "orphan-endpoints", "bad-yaml-syntax"])

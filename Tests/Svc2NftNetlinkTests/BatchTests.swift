@@ -44,25 +44,87 @@ struct Message: Equatable {
             cluster, node: NodeConfig(nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.244.0.0/16")!]))
     }
 
-    @Test func replaceBatchIsOneTransactionInGraphOrder() throws {
+    /// No table yet: a `FreshInstall` in three transactions. Tables, every chain in
+    /// graph order and the sets with their elements; then the rules of every chain
+    /// that is not a base chain; then the base chains' rules. Together they are exactly
+    /// the messages of the one-transaction plan.
+    @Test func freshInstallSendsStructureThenRulesThenHooks() throws {
+        let graph = try Self.graph("shop")
         let transport = RecordingTransport()
-        try Applier(transport: transport).apply(try Self.graph("shop"))
-        let batch = try #require(transport.batches.first)
-        let messages = Message.parse(batch)
-        #expect(messages.first?.type == Message.batchBegin)
-        #expect(messages.last?.type == Message.batchEnd)
-        #expect(messages.count == batch.messageCount + 2)
-        // Sequence numbers strictly increase, so each names one message.
-        #expect(zip(messages, messages.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
-        // No table yet: create it, then chains before any rule; nothing is deleted.
-        let types = messages.map(\.type)
-        #expect(types[1] == Message.newTable)
-        #expect(types[2] == Message.newChain)
-        let firstRule = try #require(types.firstIndex(of: Message.newRule))
-        let lastChainOfFirstTable = try #require(types[..<firstRule].lastIndex(of: Message.newChain))
-        #expect(lastChainOfFirstTable < firstRule)
+        let applied = try Applier(transport: transport).apply(graph)
+        try #require(transport.batches.count == 3)
+        #expect(applied.plan.summary.hasPrefix("3 transactions, \(applied.plan.messageCount) messages"))
+        for batch in transport.batches {
+            let messages = Message.parse(batch)
+            #expect(messages.first?.type == Message.batchBegin)
+            #expect(messages.last?.type == Message.batchEnd)
+            #expect(messages.count == batch.messageCount + 2)
+            // Sequence numbers strictly increase, so each names one message.
+            #expect(zip(messages, messages.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+        }
+        let (structure, rules, hooks) = (transport.batches[0], transport.batches[1], transport.batches[2])
+        let types = Message.parse(structure).map(\.type)
+        #expect(types[1] == Message.newTable && types[2] == Message.newChain)
         #expect(types.filter { $0 == Message.newTable }.count == 2, "one per family")
-        #expect(!types.contains(Message.delTable) && !types.contains(Message.delRule))
+        #expect(types.contains(Message.newSet) && types.contains(Message.newSetElem))
+        #expect(!types.contains(Message.newRule) && !types.contains(Message.delTable) && !types.contains(Message.delRule))
+        let chains = structure.contentSequences.compactMap { sequence -> String? in
+            if case .chain(let family, let name, _)? = structure.objects[sequence] { "\(family.rawValue) \(name.text)" } else { nil }
+        }
+        #expect(chains == graph.tables.flatMap { table in table.chains.map { "\(table.family.rawValue) \($0.name.text)" } })
+
+        let baseChains = Set(graph.tables.flatMap { $0.chains.filter { $0.kind != .regular }.map(\.name) })
+        func ruleChains(_ batch: FinalizedBatch) -> [ChainName] {
+            batch.contentSequences.map { sequence in
+                guard case .rule(_, let chain, _, _)? = batch.objects[sequence] else {
+                    Issue.record("not a rule: \(String(describing: batch.objects[sequence]))")
+                    return ChainName("")
+                }
+                return chain
+            }
+        }
+        #expect(!ruleChains(rules).isEmpty && ruleChains(rules).allSatisfy { !baseChains.contains($0) })
+        #expect(!ruleChains(hooks).isEmpty && ruleChains(hooks).allSatisfy(baseChains.contains))
+
+        func objects(_ batches: [FinalizedBatch]) -> [GraphObject: Int] {
+            var count: [GraphObject: Int] = [:]
+            for batch in batches { for sequence in batch.contentSequences { count[batch.objects[sequence]!, default: 0] += 1 } }
+            return count
+        }
+        let single = GraphEncoder.plan(graph).batches
+        #expect(single.count == 1)
+        #expect(objects(transport.batches) == objects(single), "the stages must send exactly the one-transaction plan's messages")
+        #expect(transport.batches.map(\.byteCount).reduce(0, +) == single[0].byteCount + 2 * 2 * 20, "plus two begin/end pairs")
+    }
+
+    /// A fresh install refused after its first stage deletes the tables it made (one
+    /// more transaction); refused in its first stage, it sends nothing more. If that
+    /// delete is refused too, the error says so and how to clean up.
+    @Test(arguments: [1, 2])
+    func refusedFreshInstallRemovesWhatItMade(_ stage: Int) throws {
+        let graph = try Self.graph("shop")
+        let refuses = RecordingTransport(failContentMessage: (0, 22), failBatches: [stage])
+        #expect(throws: ApplyError.self) { try Applier(transport: refuses).apply(graph) }
+        try #require(refuses.batches.count == stage + 2)
+        let undo = Message.parse(refuses.batches[stage + 1]).map(\.type)
+        #expect(undo == [Message.batchBegin, Message.newTable, Message.delTable, Message.newTable, Message.delTable, Message.batchEnd])
+
+        let first = RecordingTransport(failContentMessage: (0, 22), failBatches: [0])
+        #expect(throws: ApplyError.self) { try Applier(transport: first).apply(graph) }
+        #expect(first.batches.count == 1, "a refused first stage made nothing")
+
+        let stuck = RecordingTransport(failContentMessage: (0, 22), failBatches: [stage, stage + 1])
+        do {
+            try Applier(transport: stuck).apply(graph)
+            Issue.record("expected an error")
+        } catch {
+            guard case .partlyInstalled(let cause, _) = error else {
+                Issue.record("unexpected \(error)")
+                return
+            }
+            #expect(cause == .kernelRejected(object: stuck.batches[stage].objects[stuck.batches[stage].contentSequences[0]]!, errno: 22))
+            #expect(error.description.contains("svc2nft delete"), "\(error)")
+        }
     }
 
     /// The kernel as it is after applying `graph`, plus extra chains.
@@ -152,8 +214,8 @@ struct Message: Equatable {
         let graph = try Self.graph("shop")
         let probe = RecordingTransport()
         try Applier(transport: probe).apply(graph)
-        let batch = try #require(probe.batches.first)
-        // Pick the content message that is a rule of a Service chain.
+        // The rules stage of the fresh install; pick the content message that is a rule of a Service chain.
+        let batch = probe.batches[1]
         let sequences = batch.contentSequences
         let index = try #require(
             sequences.firstIndex { sequence in
@@ -162,10 +224,10 @@ struct Message: Equatable {
                 }
                 return false
             })
-        let failing = RecordingTransport(failContentMessage: (index, 2 /* ENOENT */))
-        #expect(throws: ApplyError.self) { try Applier(transport: failing).apply(graph) }
+        let failing = RecordingTransport(failContentMessage: (index, 2 /* ENOENT */), failBatches: [1])
         do {
             try Applier(transport: failing).apply(graph)
+            Issue.record("expected an error")
         } catch {
             guard case .kernelRejected(let object, let errno) = error else {
                 Issue.record("unexpected \(error)")
@@ -208,7 +270,7 @@ struct Message: Equatable {
             ]
         }
         let graph = Lowering.lower(Cluster(services: services, slices: slices), node: NodeConfig())
-        let batch = GraphEncoder.plan(graph).batch
+        let batch = GraphEncoder.plan(graph).batches[0]
         #expect(batch.byteCount > 4 * 256 * 1024, "expected a batch over several 256 KiB libnftnl pages, got \(batch.byteCount) bytes")
         let messages = Message.parse(batch)
         #expect(messages.count == batch.messageCount + 2)
