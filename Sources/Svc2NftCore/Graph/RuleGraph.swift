@@ -6,9 +6,10 @@ public enum TableFamily: String, Hashable, Sendable {
     public var ipFamily: IPFamily { self == .ip ? .v4 : .v6 }
 }
 
-/// One nft table: sets and maps first, then chains (base chains in hook order, then the
-/// fixed chains, then per-Service chains by name). This is the order both backends
-/// create objects in, and the order `nft list table` prints them.
+/// One nft table: sets and maps first (the fixed ones, then each Service's), then chains
+/// (base chains in hook order, then the fixed chains, then each Service's chains by
+/// name, Services by namespace and name). This is the order both backends create
+/// objects in, and the order `nft list table` prints them.
 public struct Table: Hashable, Sendable {
     public let family: TableFamily
     public let name: String

@@ -39,30 +39,44 @@ public enum Lowering {
     /// The table from every Service's contributions, given in Service order. The shared
     /// maps and the chains are independent, so they are put together on two cores.
     static func assemble(_ lowered: [[PortContribution]], node: NodeConfig, family: IPFamily) -> Table {
-        let contributions = Array(lowered.joined())
         let (sets, chains) = Parallel.pair {
-            fixedSets(lowered, node: node, family: family) + contributions.flatMap(\.sets).sortedByName(\.name)
+            fixedSets(lowered, node: node, family: family) + serviceSets(lowered)
         } _: {
-            let regular = BaseChains.regularChains(node, family: family)
-            return serviceChains(contributions, after: BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains)
+            serviceChains(lowered, after: leadingChains(node, family: family))
         }
         return Table(
-            family: TableFamily(family), name: node.tableName, comment: "Kubernetes Services, written by svc2nft", sets: sets,
-            chains: chains)
+            family: TableFamily(family), name: node.tableName, comment: tableComment, sets: sets, chains: chains)
     }
 
-    /// `leading`, then every contribution's chains sorted by name, each chain copied once
-    /// (100,000 chains: copies cost more than the sort).
-    static func serviceChains(_ contributions: [PortContribution], after leading: [Chain]) -> [Chain] {
-        var order: [(name: ObjectName, contribution: Int, chain: Int)] = []
-        for (c, contribution) in contributions.enumerated() {
-            for (k, chain) in contribution.chains.enumerated() { order.append((chain.name, c, k)) }
-        }
-        order.sort { $0.name < $1.name }
+    static let tableComment = "Kubernetes Services, written by svc2nft"
+
+    /// The base chains, then the fixed chains they jump to.
+    static func leadingChains(_ node: NodeConfig, family: IPFamily) -> [Chain] {
+        let regular = BaseChains.regularChains(node, family: family)
+        return BaseChains.baseChains(jumpingTo: regular.versioned) + regular.chains
+    }
+
+    /// `leading`, then each Service's chains (of all its ports) sorted by name, Services
+    /// in the given order; each chain copied once (100,000 chains: copies cost more than
+    /// sorting).
+    static func serviceChains(_ lowered: [[PortContribution]], after leading: [Chain] = []) -> [Chain] {
         var chains = leading
-        chains.reserveCapacity(leading.count + order.count)
-        for entry in order { chains.append(contributions[entry.contribution].chains[entry.chain]) }
+        chains.reserveCapacity(leading.count + lowered.reduce(0) { $0 + $1.reduce(0) { $0 + $1.chains.count } })
+        var order: [(name: ObjectName, port: Int, chain: Int)] = []
+        for service in lowered {
+            order.removeAll(keepingCapacity: true)
+            for (p, contribution) in service.enumerated() {
+                for (k, chain) in contribution.chains.enumerated() { order.append((chain.name, p, k)) }
+            }
+            order.sort { $0.name < $1.name }
+            for entry in order { chains.append(service[entry.port].chains[entry.chain]) }
+        }
         return chains
+    }
+
+    /// Each Service's own sets (session affinity) sorted by name, Services in the given order.
+    static func serviceSets(_ lowered: [[PortContribution]]) -> [NamedSet] {
+        lowered.flatMap { service in service.flatMap(\.sets).sortedByName(\.name) }
     }
 
     /// The shared sets and maps (`service-ips`, `cluster-ips`, …) with every Service's
