@@ -18,15 +18,35 @@ public struct Applier {
 
     /// Replaces our tables with `graph`: reads what the kernel has, then sends the
     /// `GraphEncoder.Plan`, one transaction (where the kernel has none of our tables
-    /// yet: a `FreshInstall`). Returns the plan it sent. With `repair`, also reads the live rules
-    /// and elements (as `diff` does) and rewrites kept chains and maps that were edited
-    /// behind svc2nft's back.
+    /// yet: a `FreshInstall` of the graph in parts). Returns what it sent. With
+    /// `repair`, also reads the live rules and elements (as `diff` does) and rewrites
+    /// kept chains and maps that were edited behind svc2nft's back.
     @discardableResult
     public func apply(_ graph: RuleGraph, repair: Bool = false, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> Applied {
+        let current = try kernelState(of: graph.tables.map { ($0.family, $0.name) })
+        if current.isEmpty, !graph.tables.isEmpty {
+            return try installFresh(fault: fault) { part in GraphPart.forEachPart(of: graph, runs: 4, part) }
+        }
+        return try update(graph, current: current, repair: repair, fault: fault)
+    }
+
+    /// What the kernel has of these tables (names of chains and sets, no rules); a table
+    /// it does not have is left out.
+    public func kernelState(of tables: [(TableFamily, String)]) throws(ApplyError) -> [TableFamily: TableState] {
         var current: [TableFamily: TableState] = [:]
+        for (family, name) in tables {
+            current[family] = try transport.state(of: family, table: name)
+        }
+        return current
+    }
+
+    /// Sends the one transaction that turns `current` (read with `kernelState`) into `graph`.
+    @discardableResult
+    public func update(
+        _ graph: RuleGraph, current: [TableFamily: TableState], repair: Bool = false, fault: GraphEncoder.Fault? = nil
+    ) throws(ApplyError) -> Applied {
         var edited: [TableFamily: Set<String>] = [:]
         for table in graph.tables {
-            current[table.family] = try transport.state(of: table.family, table: table.name)
             if repair, current[table.family] != nil, let reader = transport as? NetfilterReader,
                 let live = try reader.live(table.family, table: table.name)
             {
@@ -35,9 +55,6 @@ public struct Applier {
                 let sets = expected.sets.filter { name, want in live.sets[name].map { $0 != want } ?? false }.keys
                 edited[table.family] = Set(chains).union(sets)
             }
-        }
-        if current.isEmpty, !graph.tables.isEmpty {
-            return try installFresh(graph, fault: fault)
         }
         return try send(GraphEncoder.plan(graph, current: current, edited: edited, fault: fault))
     }

@@ -1,44 +1,91 @@
+import Dispatch
 import Svc2NftCore
 
-/// The transactions of a fresh install, when the kernel has none of our tables: the
-/// kernel commits the first while the second is still being encoded (it spends over
-/// three seconds on 10,000 Services, on one core; encoding the rules takes a third of
-/// a second on two).
+/// A fresh install, when the kernel has none of our tables: each `GraphPart` is its own
+/// transaction, committed on another thread while the next part is lowered and encoded
+/// (the kernel spends over three seconds on 10,000 Services, on one core; lowering and
+/// encoding them take over half a second on two).
 ///
 /// Packets meet nothing new before the last commit: until then the base chains have no
-/// rules and accept every packet, and nothing else is reachable. The last commit adds
-/// the base chains' rules, and every chain they lead to has all its rules by then, in
-/// both of the kernel's generations (a commit copies unchanged chains' rules into the
-/// next one). Chains and sets are created in graph order, so `nft list` shows the
-/// same as after one transaction (or `nft -f` of `compile`).
-public enum FreshInstall {
-    /// One transaction of a fresh install, in the order they are sent.
-    public enum Stage: CaseIterable, Sendable {
-        /// Tables, every chain (base chains without rules), every set with its elements.
-        case structure
-        /// The rules of every chain that is not a base chain.
-        case rules
-        /// The base chains' rules: from this commit on, packets use the new tables.
-        case hooks
+/// rules and accept every packet, and nothing else is reachable. The last part adds the
+/// base chains' rules and the dispatch maps' elements, and every chain they lead to has
+/// all its rules by then, in both of the kernel's generations (a commit copies unchanged
+/// chains' rules into the next one). Chains and sets are created in graph order, so
+/// `nft list` shows the same as after one transaction (or `nft -f` of `compile`).
+/// If the kernel refuses a later part, the tables the earlier ones made are deleted
+/// again, so a refused install leaves no table behind.
+public final class FreshInstall: @unchecked Sendable {
+    private let applier: Applier
+    private let fault: GraphEncoder.Fault?
+    /// Commits batches in order; `sent` and `failure` are only touched on it.
+    private let committer = DispatchQueue(label: "svc2nft.fresh-install")
+    private var sent: [FinalizedBatch] = []
+    private var failure: (part: Int, error: ApplyError)?
+    private var parts = 0
+    private var chains = 0
+    private var tables: [(TableFamily, String)] = []
+
+    init(applier: Applier, fault: GraphEncoder.Fault?) {
+        self.applier = applier
+        self.fault = fault
     }
 
-    /// The batch of one stage for every table of `graph`.
-    public static func batch(_ stage: Stage, of graph: RuleGraph, fault: GraphEncoder.Fault? = nil) -> FinalizedBatch {
+    /// Encodes `part` on this thread and queues it for the kernel (unless it is empty).
+    func add(_ part: GraphPart) {
+        if part.stage == .opening { tables += part.tables.map { ($0.family, $0.name) } }
+        if part.stage != .closing { chains += part.tables.reduce(0) { $0 + $1.chains.count } }
+        let batch = Self.batch(part, fault: fault)
+        guard batch.messageCount > 0 else { return }
+        let index = parts
+        parts += 1
+        committer.async { [self] in
+            guard failure == nil else { return }
+            do throws(ApplyError) {
+                try applier.commit(batch)
+                sent.append(batch)
+            } catch {
+                failure = (index, error)
+            }
+        }
+    }
+
+    /// Waits for the kernel; on a refusal after the first part, deletes the tables.
+    func finish() throws(ApplyError) -> Applied {
+        let (sent, failure) = committer.sync { (self.sent, self.failure) }
+        guard let failure else { return Applied(plan: GraphEncoder.Plan(batches: sent, created: chains)) }
+        guard failure.part > 0 else { throw failure.error }
+        var undo = Batch()
+        for (family, name) in tables {
+            GraphEncoder.addTable(family, name, comment: nil, into: &undo)
+            GraphEncoder.deleteTable(family, name, into: &undo)
+        }
+        do {
+            try applier.commit(undo.finalize())
+        } catch {
+            throw .partlyInstalled(cause: failure.error, undo: error)
+        }
+        throw failure.error
+    }
+
+    /// The transaction of one part.
+    static func batch(_ part: GraphPart, fault: GraphEncoder.Fault?) -> FinalizedBatch {
         var batch = Batch()
-        for table in graph.tables {
-            switch stage {
-            case .structure:
-                GraphEncoder.addTable(table.family, table.name, comment: table.comment, into: &batch)
+        for table in part.tables {
+            switch part.stage {
+            case .opening, .services:
+                if part.stage == .opening { GraphEncoder.addTable(table.family, table.name, comment: table.comment, into: &batch) }
                 GraphEncoder.inParallel(table.chains, into: &batch) { chain, batch in
                     GraphEncoder.addChain(chain, table: table, into: &batch)
                 }
                 for set in table.sets { GraphEncoder.encode(set, table: table, create: true, into: &batch) }
-            case .rules, .hooks:
-                let base = stage == .hooks
                 GraphEncoder.inParallel(table.chains, into: &batch) { chain, batch in
-                    guard (chain.kind != .regular) == base else { return }
+                    // The base chains' rules come with the closing part.
+                    guard chain.kind == .regular else { return }
                     GraphEncoder.addRules(of: chain, table: table, fault: fault, into: &batch)
                 }
+            case .closing:
+                for set in table.sets { GraphEncoder.encode(set, table: table, create: false, into: &batch) }
+                for chain in table.chains { GraphEncoder.addRules(of: chain, table: table, fault: fault, into: &batch) }
             }
         }
         return batch.finalize()
@@ -46,44 +93,13 @@ public enum FreshInstall {
 }
 
 extension Applier {
-    /// Installs `graph` where the kernel has none of its tables, in `FreshInstall`'s
-    /// stages: the structure is sent while the rules are encoded. If the kernel refuses
-    /// a later stage, the tables the earlier ones made are deleted again, so a refused
-    /// install leaves no table behind.
-    func installFresh(_ graph: RuleGraph, fault: GraphEncoder.Fault?) throws(ApplyError) -> Applied {
-        let structure = FreshInstall.batch(.structure, of: graph, fault: fault)
-        let sender = UncheckedSendable(self)
-        let (sent, rules) = Parallel.pair {
-            Result { () throws(ApplyError) in try sender.value.commit(structure) }
-        } _: {
-            FreshInstall.batch(.rules, of: graph, fault: fault)
-        }
-        try sent.get()
-        var batches = [structure, rules]
-        do {
-            try commit(rules)
-            let hooks = FreshInstall.batch(.hooks, of: graph, fault: fault)
-            batches.append(hooks)
-            try commit(hooks)
-        } catch {
-            var undo = Batch()
-            for table in graph.tables {
-                GraphEncoder.addTable(table.family, table.name, comment: nil, into: &undo)
-                GraphEncoder.deleteTable(table.family, table.name, into: &undo)
-            }
-            do {
-                try commit(undo.finalize())
-            } catch let undo {
-                throw .partlyInstalled(cause: error, undo: undo)
-            }
-            throw error
-        }
-        return Applied(plan: GraphEncoder.Plan(batches: batches, created: graph.chainCount))
+    /// Installs a graph where the kernel has none of its tables (see `FreshInstall`):
+    /// `lowering` hands over the graph's parts, each sent while the next is made.
+    public func installFresh(fault: GraphEncoder.Fault? = nil, _ lowering: (_ part: (GraphPart) -> Void) -> Void) throws(ApplyError)
+        -> Applied
+    {
+        let install = FreshInstall(applier: self, fault: fault)
+        lowering { install.add($0) }
+        return try install.finish()
     }
-}
-
-/// Hands a value that is used from one thread at a time to another thread.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -32,18 +32,33 @@ struct Apply: ParsableCommand {
 
     func run() throws {
         if follow { try runFollowing() }
-        let (graph, _) = Pipeline.graph(options)
+        let (cluster, node) = Pipeline.cluster(options)
         do {
-            let applied = try Applier(transport: MNLTransport()).apply(graph, repair: repair, fault: Self.fault)
-            let plan = applied.plan
-            Pipeline.printError(
-                "applied: \(graph.tables.count) tables, \(graph.chainCount) chains, \(graph.ruleCount) rules; sent \(plan.summary) (\(plan.byteCount) bytes)"
-            )
+            let applier = Applier(transport: try MNLTransport())
+            let current = try applier.kernelState(of: IPFamily.allCases.map { (TableFamily($0), node.tableName) })
+            if current.isEmpty {
+                // Nothing of ours in the kernel: each part goes to the kernel while the next is lowered.
+                var lowered = (chains: 0, rules: 0)
+                let applied = try applier.installFresh(fault: Self.fault) { part in
+                    lowered = Lowering.lower(cluster, node: node, inParts: part)
+                }
+                report(applied, tables: IPFamily.allCases.count, chains: lowered.chains, rules: lowered.rules)
+                Pipeline.finish(keeping: cluster)
+            }
+            let graph = Lowering.lower(cluster, node: node)
+            Release.inBackground(cluster)
+            let applied = try applier.update(graph, current: current, repair: repair, fault: Self.fault)
+            report(applied, tables: graph.tables.count, chains: graph.chainCount, rules: graph.ruleCount)
+            Pipeline.finish(keeping: graph)
         } catch {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
-        Pipeline.finish(keeping: graph)
+    }
+
+    func report(_ applied: Applied, tables: Int, chains: Int, rules: Int) {
+        let plan = applied.plan
+        Pipeline.printError("applied: \(tables) tables, \(chains) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)")
     }
 }
 

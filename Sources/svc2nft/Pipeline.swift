@@ -12,14 +12,17 @@ enum Pipeline {
 
     /// The graph, the node options and the validated cluster it came from.
     static func model(_ options: NodeOptions) -> (RuleGraph, NodeConfig, Cluster) {
+        let (cluster, node) = cluster(options)
+        return (Lowering.lower(cluster, node: node), node, cluster)
+    }
+
+    /// The validated cluster and the node options, not yet lowered.
+    static func cluster(_ options: NodeOptions) -> (Cluster, NodeConfig) {
         orExit {
             let node = try options.nodeConfig()
-            let cluster = try { () throws -> Cluster in
-                let objects = try ManifestReader.read(paths: options.paths)
-                defer { Release.inBackground(objects) }
-                return try validated(objects, options)
-            }()
-            return (Lowering.lower(cluster, node: node), node, cluster)
+            let objects = try ManifestReader.read(paths: options.paths)
+            defer { Release.inBackground(objects) }
+            return (try validated(objects, options), node)
         }
     }
 
@@ -58,7 +61,7 @@ enum Pipeline {
     /// Ends a successful command. The graph (hundreds of thousands of values at 10,000
     /// Services) goes with the process instead of being freed value by value, as
     /// compilers do: 50-70 ms of a 10,000-Service compile or apply.
-    static func finish(keeping graph: RuleGraph) -> Never {
+    static func finish<Kept>(keeping graph: Kept) -> Never {
         withExtendedLifetime(graph) { Foundation.exit(0) }
     }
 

@@ -44,76 +44,82 @@ struct Message: Equatable {
             cluster, node: NodeConfig(nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.244.0.0/16")!]))
     }
 
-    /// No table yet: a `FreshInstall` in three transactions. Tables, every chain in
-    /// graph order and the sets with their elements; then the rules of every chain
-    /// that is not a base chain; then the base chains' rules. Together they are exactly
-    /// the messages of the one-transaction plan.
-    @Test func freshInstallSendsStructureThenRulesThenHooks() throws {
+    /// No table yet: a `FreshInstall`, a transaction per `GraphPart`. First the tables,
+    /// the fixed chains (base chains without rules) and the sets without elements; then
+    /// runs of Service chains with their rules; last the dispatch maps' elements and the
+    /// base chains' rules. Chains are created in graph order, and together the
+    /// transactions are exactly the messages of the one-transaction plan.
+    @Test func freshInstallSendsPartsInGraphOrder() throws {
         let graph = try Self.graph("shop")
         let transport = RecordingTransport()
         let applied = try Applier(transport: transport).apply(graph)
-        try #require(transport.batches.count == 3)
-        #expect(applied.plan.summary.hasPrefix("3 transactions, \(applied.plan.messageCount) messages"))
-        for batch in transport.batches {
+        let batches = transport.batches
+        try #require(batches.count >= 3)
+        #expect(applied.plan.summary.hasPrefix("\(batches.count) transactions, \(applied.plan.messageCount) messages"))
+        for batch in batches {
             let messages = Message.parse(batch)
             #expect(messages.first?.type == Message.batchBegin)
             #expect(messages.last?.type == Message.batchEnd)
             #expect(messages.count == batch.messageCount + 2)
             // Sequence numbers strictly increase, so each names one message.
             #expect(zip(messages, messages.dropFirst()).allSatisfy { $0.sequence < $1.sequence })
+            #expect(!messages.contains { [Message.delTable, Message.delChain, Message.delRule, Message.delSet].contains($0.type) })
         }
-        let (structure, rules, hooks) = (transport.batches[0], transport.batches[1], transport.batches[2])
-        let types = Message.parse(structure).map(\.type)
-        #expect(types[1] == Message.newTable && types[2] == Message.newChain)
-        #expect(types.filter { $0 == Message.newTable }.count == 2, "one per family")
-        #expect(types.contains(Message.newSet) && types.contains(Message.newSetElem))
-        #expect(!types.contains(Message.newRule) && !types.contains(Message.delTable) && !types.contains(Message.delRule))
-        let chains = structure.contentSequences.compactMap { sequence -> String? in
-            if case .chain(let family, let name, _)? = structure.objects[sequence] { "\(family.rawValue) \(name.text)" } else { nil }
-        }
-        #expect(chains == graph.tables.flatMap { table in table.chains.map { "\(table.family.rawValue) \($0.name.text)" } })
-
         let baseChains = Set(graph.tables.flatMap { $0.chains.filter { $0.kind != .regular }.map(\.name) })
+        func objects(_ batch: FinalizedBatch) -> [GraphObject] { batch.contentSequences.map { batch.objects[$0]! } }
         func ruleChains(_ batch: FinalizedBatch) -> [ChainName] {
-            batch.contentSequences.map { sequence in
-                guard case .rule(_, let chain, _, _)? = batch.objects[sequence] else {
-                    Issue.record("not a rule: \(String(describing: batch.objects[sequence]))")
-                    return ChainName("")
-                }
-                return chain
-            }
+            objects(batch).compactMap { if case .rule(_, let chain, _, _) = $0 { chain } else { nil } }
         }
-        #expect(!ruleChains(rules).isEmpty && ruleChains(rules).allSatisfy { !baseChains.contains($0) })
-        #expect(!ruleChains(hooks).isEmpty && ruleChains(hooks).allSatisfy(baseChains.contains))
 
-        func objects(_ batches: [FinalizedBatch]) -> [GraphObject: Int] {
-            var count: [GraphObject: Int] = [:]
-            for batch in batches { for sequence in batch.contentSequences { count[batch.objects[sequence]!, default: 0] += 1 } }
-            return count
+        let opening = Message.parse(batches[0]).map(\.type)
+        #expect(opening[1] == Message.newTable && opening[2] == Message.newChain)
+        #expect(opening.filter { $0 == Message.newTable }.count == 2, "one per family")
+        #expect(opening.contains(Message.newSet) && !opening.contains(Message.newSetElem))
+        for batch in batches.dropLast() {
+            #expect(ruleChains(batch).allSatisfy { !baseChains.contains($0) }, "no base chain gets a rule before the last part")
+        }
+        for batch in batches.dropFirst() { #expect(!Message.parse(batch).contains { $0.type == Message.newTable }) }
+        let closing = batches[batches.count - 1]
+        #expect(Set(Message.parse(closing).dropFirst().dropLast().map(\.type)) == [Message.newSetElem, Message.newRule])
+        #expect(Set(ruleChains(closing)) == baseChains)
+
+        // Each table's chains are created in graph order (the order `nft list` shows).
+        for table in graph.tables {
+            let created = batches.flatMap(objects).compactMap { object -> ChainName? in
+                if case .chain(table.family, let name, _) = object { name } else { nil }
+            }
+            #expect(created == table.chains.map(\.name))
+        }
+
+        func counted(_ batches: [FinalizedBatch]) -> [GraphObject: Int] {
+            batches.flatMap(objects).reduce(into: [:]) { $0[$1, default: 0] += 1 }
         }
         let single = GraphEncoder.plan(graph).batches
         #expect(single.count == 1)
-        #expect(objects(transport.batches) == objects(single), "the stages must send exactly the one-transaction plan's messages")
-        #expect(transport.batches.map(\.byteCount).reduce(0, +) == single[0].byteCount + 2 * 2 * 20, "plus two begin/end pairs")
+        #expect(counted(batches) == counted(single), "the parts must send exactly the one-transaction plan's messages")
+        #expect(batches.map(\.byteCount).reduce(0, +) == single[0].byteCount + (batches.count - 1) * 2 * 20, "plus begin/end pairs")
     }
 
-    /// A fresh install refused after its first stage deletes the tables it made (one
-    /// more transaction); refused in its first stage, it sends nothing more. If that
+    /// A fresh install refused after its first part deletes the tables it made (one
+    /// more transaction); refused in its first part, it sends nothing more. If that
     /// delete is refused too, the error says so and how to clean up.
-    @Test(arguments: [1, 2])
-    func refusedFreshInstallRemovesWhatItMade(_ stage: Int) throws {
+    @Test(arguments: [false, true])
+    func refusedFreshInstallRemovesWhatItMade(_ inClosing: Bool) throws {
         let graph = try Self.graph("shop")
-        let refuses = RecordingTransport(failContentMessage: (0, 22), failBatches: [stage])
+        let probe = RecordingTransport()
+        try Applier(transport: probe).apply(graph)
+        let part = inClosing ? probe.batches.count - 1 : 1
+        let refuses = RecordingTransport(failContentMessage: (0, 22), failBatches: [part])
         #expect(throws: ApplyError.self) { try Applier(transport: refuses).apply(graph) }
-        try #require(refuses.batches.count == stage + 2)
-        let undo = Message.parse(refuses.batches[stage + 1]).map(\.type)
+        try #require(refuses.batches.count == part + 2)
+        let undo = Message.parse(refuses.batches[part + 1]).map(\.type)
         #expect(undo == [Message.batchBegin, Message.newTable, Message.delTable, Message.newTable, Message.delTable, Message.batchEnd])
 
         let first = RecordingTransport(failContentMessage: (0, 22), failBatches: [0])
         #expect(throws: ApplyError.self) { try Applier(transport: first).apply(graph) }
-        #expect(first.batches.count == 1, "a refused first stage made nothing")
+        #expect(first.batches.count == 1, "a refused first part made nothing")
 
-        let stuck = RecordingTransport(failContentMessage: (0, 22), failBatches: [stage, stage + 1])
+        let stuck = RecordingTransport(failContentMessage: (0, 22), failBatches: [part, part + 1])
         do {
             try Applier(transport: stuck).apply(graph)
             Issue.record("expected an error")
@@ -122,7 +128,7 @@ struct Message: Equatable {
                 Issue.record("unexpected \(error)")
                 return
             }
-            #expect(cause == .kernelRejected(object: stuck.batches[stage].objects[stuck.batches[stage].contentSequences[0]]!, errno: 22))
+            #expect(cause == .kernelRejected(object: stuck.batches[part].objects[stuck.batches[part].contentSequences[0]]!, errno: 22))
             #expect(error.description.contains("svc2nft delete"), "\(error)")
         }
     }
@@ -214,17 +220,16 @@ struct Message: Equatable {
         let graph = try Self.graph("shop")
         let probe = RecordingTransport()
         try Applier(transport: probe).apply(graph)
-        // The rules stage of the fresh install; pick the content message that is a rule of a Service chain.
-        let batch = probe.batches[1]
+        // The part of the fresh install with the Service's rules; pick the content message that is a rule of a Service chain.
+        func isServiceRule(_ object: GraphObject?) -> Bool {
+            if case .rule(_, let chain, _, let owner)? = object { return chain.text.hasPrefix("svc-shop/web") && owner != nil }
+            return false
+        }
+        let part = try #require(probe.batches.firstIndex { batch in batch.contentSequences.contains { isServiceRule(batch.objects[$0]) } })
+        let batch = probe.batches[part]
         let sequences = batch.contentSequences
-        let index = try #require(
-            sequences.firstIndex { sequence in
-                if case .rule(_, let chain, _, let owner)? = batch.objects[sequence] {
-                    return chain.text.hasPrefix("svc-shop/web") && owner != nil
-                }
-                return false
-            })
-        let failing = RecordingTransport(failContentMessage: (index, 2 /* ENOENT */), failBatches: [1])
+        let index = try #require(sequences.firstIndex { isServiceRule(batch.objects[$0]) })
+        let failing = RecordingTransport(failContentMessage: (index, 2 /* ENOENT */), failBatches: [part])
         do {
             try Applier(transport: failing).apply(graph)
             Issue.record("expected an error")

@@ -72,6 +72,13 @@ public struct NamedSet: Hashable, Sendable {
     /// Size nft gives a dynamic set when none is declared; stated so listings match.
     public static let dynamicSize = 65535
 
+    /// The same set, empty.
+    public var withoutElements: NamedSet {
+        var copy = self
+        copy.elements = []
+        return copy
+    }
+
     /// Sets whose contents are fixed by their name (per-Service, content-versioned):
     /// `apply` never refills them.
     public var isImmutable: Bool { owner != nil }

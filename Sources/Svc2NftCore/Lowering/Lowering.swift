@@ -14,6 +14,72 @@ public enum Lowering {
         return RuleGraph(tables: tables, notes: notes)
     }
 
+    /// The graph `lower` returns, handed to `part` piece by piece as it is lowered, in
+    /// order (`GraphPart`): the opening, the chains and sets of runs of Services (the
+    /// first runs small, so the first parts come soon), the closing. Returns how many
+    /// chains and rules the parts hold.
+    public static func lower(
+        _ cluster: Cluster, node: NodeConfig, inParts part: (GraphPart) -> Void
+    ) -> (chains: Int, rules: Int) {
+        let families = IPFamily.allCases
+        func table(_ family: IPFamily, sets: [NamedSet], chains: [Chain]) -> Table {
+            Table(family: TableFamily(family), name: node.tableName, comment: tableComment, sets: sets, chains: chains)
+        }
+        var chainCount = 0, ruleCount = 0
+        func counted(_ tables: [Table]) -> [Table] {
+            for table in tables {
+                chainCount += table.chains.count
+                for chain in table.chains { ruleCount += chain.rules.count }
+            }
+            return tables
+        }
+        let leading = families.map { leadingChains(node, family: $0) }
+        part(
+            GraphPart(
+                stage: .opening,
+                tables: counted(
+                    families.indices.map { f in
+                        table(families[f], sets: BaseChains.sets(node, family: families[f]).map(\.withoutElements), chains: leading[f])
+                    })))
+        var lowered: [[[PortContribution]]] = families.map { _ in [] }
+        for run in runs(cluster.services.count) {
+            let services = cluster.services[run]
+            let perService = Array(services.indices).orderedParallelMap { index in
+                let service = cluster.services[index]
+                return families.map { contributions(of: service, slices: cluster.slices[service.id] ?? [], node: node, family: $0) }
+            }
+            let tables = families.indices.map { f in
+                let contributed = perService.map { $0[f] }
+                lowered[f] += contributed
+                return table(families[f], sets: serviceSets(contributed), chains: serviceChains(contributed))
+            }
+            part(GraphPart(stage: .services, tables: counted(tables)))
+        }
+        part(
+            GraphPart(
+                stage: .closing,
+                tables: families.indices.map { f in
+                    table(
+                        families[f], sets: fixedSets(lowered[f], node: node, family: families[f]),
+                        chains: leading[f].filter { $0.kind != .regular })
+                }))
+        return (chainCount, ruleCount)
+    }
+
+    /// Runs of Service indices for `lower(_:node:inParts:)`: a thirty-second, another,
+    /// a sixteenth, an eighth, a quarter, the rest (one run below 1,000 Services).
+    static func runs(_ count: Int) -> [Range<Int>] {
+        guard count >= 1000 else { return [0..<count] }
+        var runs: [Range<Int>] = []
+        var start = 0
+        for share in [32, 32, 16, 8, 4] {
+            runs.append(start..<start + count / share)
+            start += count / share
+        }
+        runs.append(start..<count)
+        return runs
+    }
+
     static func lowerTable(_ cluster: Cluster, node: NodeConfig, family: IPFamily) -> Table {
         let lowered = cluster.services.orderedParallelMap { service in
             contributions(of: service, slices: cluster.slices[service.id] ?? [], node: node, family: family)
