@@ -84,8 +84,10 @@ enum Bench {
                     agains.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [input]))
                     ones.append(Spawn.run(["ip", "netns", "exec", ns, binary, "apply"] + nodeArgs + [changed]))
                 }
-                log(String(format: "size \(n): turn %d: nft -f %.2f s, apply %.2f s (%.2fx)", fulls.count, nftRuns.last!.seconds,
-                    fulls.last!.seconds, fulls.last!.seconds / nftRuns.last!.seconds))
+                log(
+                    String(
+                        format: "size \(n): turn %d: nft -f %.2f s, apply %.2f s (%.2fx)", fulls.count, nftRuns.last!.seconds,
+                        fulls.last!.seconds, fulls.last!.seconds / nftRuns.last!.seconds))
             }
             let nft = median(nftRuns)
             let turnRatios = zip(fulls, nftRuns).map { $0.seconds / $1.seconds }

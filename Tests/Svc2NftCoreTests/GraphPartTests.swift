@@ -25,7 +25,8 @@ import Testing
             }
         }
         for (index, table) in parts[parts.count - 1].tables.enumerated() {
-            #expect(table.chains == parts[0].tables[index].chains.filter { $0.kind != .regular }, "the closing's chains are the base chains")
+            #expect(
+                table.chains == parts[0].tables[index].chains.filter { $0.kind != .regular }, "the closing's chains are the base chains")
             for set in table.sets {
                 guard let at = tables[index].sets.firstIndex(where: { $0.name == set.name }) else {
                     Issue.record("closing set \(set.name) was not opened")
@@ -89,16 +90,22 @@ import Testing
                 Service(
                     id: id, type: type, clusterIPs: [IPAddress(v4: 0x0A60_0000 + UInt32(i))], isHeadless: false,
                     ports: [
-                        ServicePort(name: "http", protocol: .tcp, port: 80, targetPort: .number(8080), nodePort: type == .clusterIP ? 0 : UInt16(30000 + i))
+                        ServicePort(
+                            name: "http", protocol: .tcp, port: 80, targetPort: .number(8080),
+                            nodePort: type == .clusterIP ? 0 : UInt16(30000 + i))
                     ],
-                    externalIPs: [], loadBalancerIngress: type == .loadBalancer ? [LoadBalancerIngress(ip: IPAddress(v4: 0xC000_0200 + UInt32(i)), proxyMode: false)] : [],
+                    externalIPs: [],
+                    loadBalancerIngress: type == .loadBalancer
+                        ? [LoadBalancerIngress(ip: IPAddress(v4: 0xC000_0200 + UInt32(i)), proxyMode: false)] : [],
                     loadBalancerSourceRanges: [], externalTrafficPolicy: i % 5 == 0 ? .local : .cluster,
-                    internalTrafficPolicy: .cluster, sessionAffinity: i % 7 == 0 ? .clientIP(timeoutSeconds: 60) : .none, healthCheckNodePort: 0,
+                    internalTrafficPolicy: .cluster, sessionAffinity: i % 7 == 0 ? .clientIP(timeoutSeconds: 60) : .none,
+                    healthCheckNodePort: 0,
                     externalName: nil, source: location))
             guard i % 11 != 0 else { continue }
             let endpoints = (0..<3).map {
                 Endpoint(
-                    address: IPAddress(v4: 0x0AF4_0000 + UInt32(i * 4 + $0)), ready: $0 != 2 || i % 2 == 0, serving: true, terminating: false,
+                    address: IPAddress(v4: 0x0AF4_0000 + UInt32(i * 4 + $0)), ready: $0 != 2 || i % 2 == 0, serving: true,
+                    terminating: false,
                     nodeName: $0 == 0 ? "node-a" : "node-b", zoneHints: [])
             }
             slices[id] = [

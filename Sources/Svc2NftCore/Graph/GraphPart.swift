@@ -27,6 +27,7 @@ extension GraphPart {
     /// chains and sets in `runs` runs (each ends where a Service's chains end), and the
     /// closing. Each part is built when its turn comes.
     public static func forEachPart(of graph: RuleGraph, runs: Int, _ part: (GraphPart) -> Void) {
+        let runs = max(1, runs)
         func piece(_ table: Table, sets: [NamedSet], chains: ArraySlice<Chain>) -> Table {
             Table(family: table.family, name: table.name, comment: table.comment?.text, sets: sets, chains: Array(chains))
         }
@@ -35,8 +36,8 @@ extension GraphPart {
             let chains = table.chains
             let leading = chains.firstIndex { $0.owner != nil } ?? chains.endIndex
             var ends: [Int] = []
-            for run in 1...max(1, runs) {
-                var end = run == max(1, runs) ? chains.endIndex : max(ends.last ?? leading, leading + (chains.endIndex - leading) * run / runs)
+            for run in 1...runs {
+                var end = run == runs ? chains.endIndex : max(ends.last ?? leading, leading + (chains.endIndex - leading) * run / runs)
                 while end > leading, end < chains.endIndex, chains[end].owner?.service == chains[end - 1].owner?.service { end += 1 }
                 ends.append(end)
             }
@@ -48,21 +49,24 @@ extension GraphPart {
                 tables: zip(graph.tables, bounds).map { table, bound in
                     piece(table, sets: table.sets.filter { $0.owner == nil }.map(\.withoutElements), chains: table.chains[..<bound.leading])
                 }))
-        for run in 0..<max(1, runs) {
+        for run in 0..<runs {
             part(
                 GraphPart(
                     stage: .services,
                     tables: zip(graph.tables, bounds).map { table, bound in
                         let start = run == 0 ? bound.leading : bound.ends[run - 1]
                         return piece(
-                            table, sets: run == 0 ? table.sets.filter { $0.owner != nil } : [], chains: table.chains[start..<bound.ends[run]])
+                            table, sets: run == 0 ? table.sets.filter { $0.owner != nil } : [],
+                            chains: table.chains[start..<bound.ends[run]])
                     }))
         }
         part(
             GraphPart(
                 stage: .closing,
                 tables: zip(graph.tables, bounds).map { table, bound in
-                    piece(table, sets: table.sets.filter { $0.owner == nil }, chains: table.chains[..<bound.leading].filter { $0.kind != .regular }[...])
+                    piece(
+                        table, sets: table.sets.filter { $0.owner == nil },
+                        chains: table.chains[..<bound.leading].filter { $0.kind != .regular }[...])
                 }))
     }
 }
