@@ -14,7 +14,7 @@ import Svc2NftCore
 /// `nft list` shows the same as after one transaction (or `nft -f` of `compile`).
 /// If the kernel refuses a later part, the tables the earlier ones made are deleted
 /// again, so a refused install leaves no table behind.
-public final class FreshInstall: @unchecked Sendable {
+final class FreshInstall: @unchecked Sendable {
     private let applier: Applier
     private let fault: GraphEncoder.Fault?
     /// Commits batches in order; `sent` and `failure` are only touched on it.
