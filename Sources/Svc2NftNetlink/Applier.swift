@@ -30,6 +30,12 @@ public struct Applier {
         return try update(graph, current: current, repair: repair, fault: fault)
     }
 
+    /// Whether the kernel has any of these tables (without reading their chains).
+    public func hasAny(of tables: [(TableFamily, String)]) throws(ApplyError) -> Bool {
+        for (family, name) in tables where try transport.exists(family, table: name) { return true }
+        return false
+    }
+
     /// What the kernel has of these tables (names of chains and sets, no rules); a table
     /// it does not have is left out.
     public func kernelState(of tables: [(TableFamily, String)]) throws(ApplyError) -> [TableFamily: TableState] {

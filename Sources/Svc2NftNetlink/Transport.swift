@@ -18,6 +18,9 @@ public protocol NetfilterTransport: AnyObject {
     /// Sends a batch and returns every error the kernel reported (no acks for success).
     func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck]
 
+    /// Whether the kernel has our table of `family` (a quick question: no chains read).
+    func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool
+
     /// Our table of `family` as the kernel has it now; nil when it does not exist.
     func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState?
 
@@ -95,7 +98,7 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         return acks.filter { $0.errno != 0 }
     }
 
-    public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? {
+    public func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool {
         var exists = false
         try dump(NFT_MSG_GETTABLE, family: family) { header in
             guard let t = nftnl_table_alloc() else { return }
@@ -106,7 +109,11 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
                 exists = true
             }
         }
-        guard exists else { return nil }
+        return exists
+    }
+
+    public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? {
+        guard try exists(family, table: table) else { return nil }
         var state = TableState()
         try dump(NFT_MSG_GETCHAIN, family: family) { header in
             if let (name, kind, handle, comment) = StateParser.chain(header, table: table) {
@@ -290,6 +297,8 @@ public final class RecordingTransport: NetfilterTransport {
         self.failBatches = failBatches
         self.kernel = kernel
     }
+
+    public func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool { kernel[family] != nil }
 
     public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? { kernel[family] }
 

@@ -35,19 +35,25 @@ struct Apply: ParsableCommand {
         let (cluster, node) = Pipeline.cluster(options)
         do {
             let applier = Applier(transport: try MNLTransport())
-            let current = try applier.kernelState(of: IPFamily.allCases.map { (TableFamily($0), node.tableName) })
-            if current.isEmpty {
+            let tables = IPFamily.allCases.map { (TableFamily($0), node.tableName) }
+            guard try applier.hasAny(of: tables) else {
                 // Nothing of ours in the kernel: each part goes to the kernel while the next is lowered.
                 var lowered = (chains: 0, rules: 0)
                 let applied = try applier.installFresh(fault: Self.fault) { part in
                     lowered = Lowering.lower(cluster, node: node, inParts: part)
                 }
-                report(applied, tables: IPFamily.allCases.count, chains: lowered.chains, rules: lowered.rules)
+                report(applied, tables: tables.count, chains: lowered.chains, rules: lowered.rules)
                 Pipeline.finish(keeping: cluster)
             }
-            let graph = Lowering.lower(cluster, node: node)
+            // The kernel's chain list (its dump takes about as long as lowering) is read while lowering runs.
+            let reader = UncheckedSendable(applier)
+            let (current, graph) = Parallel.pair {
+                Result { () throws(ApplyError) in try reader.value.kernelState(of: tables) }
+            } _: {
+                Lowering.lower(cluster, node: node)
+            }
             Release.inBackground(cluster)
-            let applied = try applier.update(graph, current: current, repair: repair, fault: Self.fault)
+            let applied = try applier.update(graph, current: try current.get(), repair: repair, fault: Self.fault)
             report(applied, tables: graph.tables.count, chains: graph.chainCount, rules: graph.ruleCount)
             Pipeline.finish(keeping: graph)
         } catch {
@@ -104,4 +110,10 @@ struct Delete: ParsableCommand {
             throw ExitCode(1)
         }
     }
+}
+
+/// Hands a value that one thread uses at a time to another thread.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }
