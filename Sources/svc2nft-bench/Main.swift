@@ -34,10 +34,23 @@ struct BenchMain {
 
 /// Wall time of each compile phase, and of encoding apply's batch, in-process.
 enum Phases {
+    /// Runs `body`; returns its value, wall seconds and the process's CPU seconds (all threads).
     static func time<T>(_ label: String, _ body: () throws -> T) rethrows -> (T, Double) {
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpu = cpuSeconds()
         let value = try body()
-        return (value, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        cores[label] = (cpuSeconds() - cpu) / max(wall, 1e-9)
+        return (value, wall)
+    }
+
+    /// CPU seconds over wall seconds of each phase: how many cores it kept busy.
+    nonisolated(unsafe) static var cores: [String: Double] = [:]
+
+    static func cpuSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
     static func run(file: String) throws {
@@ -52,5 +65,9 @@ enum Phases {
             String(
                 format: "read %.3f  parse %.3f  load %.3f  lower %.3f  emit %.3f  (%d bytes out)  encode %.3f (%d bytes)", read, parse,
                 load, lower, emit, text.utf8.count, encode, plan.byteCount))
+        print(
+            "cores busy: "
+                + ["read", "parse", "load", "lower", "emit", "encode"].map { String(format: "%@ %.1f", $0, cores[$0] ?? 0) }
+                .joined(separator: "  "))
     }
 }
