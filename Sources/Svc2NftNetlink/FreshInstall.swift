@@ -72,17 +72,11 @@ final class FreshInstall: @unchecked Sendable {
         var batch = Batch()
         for table in part.tables {
             switch part.stage {
-            case .opening, .services:
-                if part.stage == .opening { GraphEncoder.addTable(table.family, table.name, comment: table.comment, into: &batch) }
-                GraphEncoder.inParallel(table.chains, into: &batch) { chain, batch in
-                    GraphEncoder.addChain(chain, table: table, into: &batch)
-                }
-                for set in table.sets { GraphEncoder.encode(set, table: table, create: true, into: &batch) }
-                GraphEncoder.inParallel(table.chains, into: &batch) { chain, batch in
-                    // The base chains' rules come with the closing part.
-                    guard chain.kind == .regular else { return }
-                    GraphEncoder.addRules(of: chain, table: table, fault: fault, into: &batch)
-                }
+            case .opening:
+                // The base chains' rules come with the closing part.
+                GraphEncoder.encodeCreate(table, fault: fault, withRules: { $0.kind == .regular }, into: &batch)
+            case .services:
+                GraphEncoder.encodeCreate(table, fault: fault, addingTable: false, into: &batch)
             case .closing:
                 for set in table.sets { GraphEncoder.encode(set, table: table, create: false, into: &batch) }
                 for chain in table.chains { GraphEncoder.addRules(of: chain, table: table, fault: fault, into: &batch) }

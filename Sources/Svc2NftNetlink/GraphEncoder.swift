@@ -44,7 +44,8 @@ public enum GraphEncoder {
         /// "1 transaction, 120 messages: 3 chains created, 2 rewritten in place, 3 deleted"
         public var summary: String {
             let transactions = batches.count == 1 ? "1 transaction" : "\(batches.count) transactions"
-            return "\(transactions), \(messageCount) messages: \(created) chains created, \(rewritten) rewritten in place, \(deleted) deleted"
+            return
+                "\(transactions), \(messageCount) messages: \(created) chains created, \(rewritten) rewritten in place, \(deleted) deleted"
         }
     }
 
@@ -101,11 +102,19 @@ public enum GraphEncoder {
         }
     }
 
-    static func encodeCreate(_ table: Table, fault: Fault?, into batch: inout Batch) {
-        addTable(table.family, table.name, comment: table.comment, into: &batch)
+    /// The table (unless `addingTable` is false: an earlier transaction made it), its
+    /// chains, its sets with their elements, then the rules of the chains `withRules`
+    /// picks (all of them by default).
+    static func encodeCreate(
+        _ table: Table, fault: Fault?, addingTable: Bool = true, withRules: @Sendable (Chain) -> Bool = { _ in true },
+        into batch: inout Batch
+    ) {
+        if addingTable { addTable(table.family, table.name, comment: table.comment, into: &batch) }
         inParallel(table.chains, into: &batch) { chain, batch in addChain(chain, table: table, into: &batch) }
         for set in table.sets { encode(set, table: table, create: true, into: &batch) }
-        inParallel(table.chains, into: &batch) { chain, batch in addRules(of: chain, table: table, fault: fault, into: &batch) }
+        inParallel(table.chains, into: &batch) { chain, batch in
+            if withRules(chain) { addRules(of: chain, table: table, fault: fault, into: &batch) }
+        }
     }
 
     /// Encodes each item's messages, in item order, on all cores: chunks of items go into
