@@ -34,19 +34,24 @@ struct BenchMain {
 
 /// Wall time of each compile phase, and of encoding apply's batch, in-process.
 enum Phases {
-    /// Runs `body`; returns its value, wall seconds and the process's CPU seconds (all threads).
-    static func time<T>(_ label: String, _ body: () throws -> T) rethrows -> (T, Double) {
+    /// One phase: wall seconds, and CPU seconds over wall seconds (how many cores it kept busy).
+    struct Phase {
+        let label: String
+        let seconds: Double
+        let cores: Double
+    }
+
+    /// Runs `body` and records how long it took.
+    static func time<T>(_ label: String, _ phases: inout [Phase], _ body: () throws -> T) rethrows -> T {
         let start = DispatchTime.now().uptimeNanoseconds
         let cpu = cpuSeconds()
         let value = try body()
         let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        cores[label] = (cpuSeconds() - cpu) / max(wall, 1e-9)
-        return (value, wall)
+        phases.append(Phase(label: label, seconds: wall, cores: (cpuSeconds() - cpu) / max(wall, 1e-9)))
+        return value
     }
 
-    /// CPU seconds over wall seconds of each phase: how many cores it kept busy.
-    nonisolated(unsafe) static var cores: [String: Double] = [:]
-
+    /// CPU seconds of the process so far, all threads.
     static func cpuSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
@@ -54,20 +59,17 @@ enum Phases {
     }
 
     static func run(file: String) throws {
-        let (bytes, read) = try time("read") { try ManifestBytes(mapping: file) }
-        let (objects, parse) = try time("parse") { try ManifestReader.parse(bytes, file: file) }
-        let (loaded, load) = try time("load") { try ClusterLoader.load(objects, keepGoing: false) }
+        var phases: [Phase] = []
+        let bytes = try time("read", &phases) { try ManifestBytes(mapping: file) }
+        let objects = try time("parse", &phases) { try ManifestReader.parse(bytes, file: file) }
+        let loaded = try time("load", &phases) { try ClusterLoader.load(objects, keepGoing: false) }
         let node = NodeConfig(nodeName: "node-0", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.128.0.0/9")!])
-        let (graph, lower) = time("lower") { Lowering.lower(loaded.0, node: node) }
-        let (text, emit) = time("emit") { NftText.render(graph) }
-        let (plan, encode) = time("encode") { GraphEncoder.plan(graph) }
+        let graph = time("lower", &phases) { Lowering.lower(loaded.0, node: node) }
+        let text = time("emit", &phases) { NftText.render(graph) }
+        let plan = time("encode", &phases) { GraphEncoder.plan(graph) }
         print(
-            String(
-                format: "read %.3f  parse %.3f  load %.3f  lower %.3f  emit %.3f  (%d bytes out)  encode %.3f (%d bytes)", read, parse,
-                load, lower, emit, text.utf8.count, encode, plan.byteCount))
-        print(
-            "cores busy: "
-                + ["read", "parse", "load", "lower", "emit", "encode"].map { String(format: "%@ %.1f", $0, cores[$0] ?? 0) }
-                .joined(separator: "  "))
+            phases.map { String(format: "%@ %.3f", $0.label, $0.seconds) }.joined(separator: "  ")
+                + "  (\(text.utf8.count) bytes of text, \(plan.byteCount) bytes encoded)")
+        print("cores busy: " + phases.map { String(format: "%@ %.1f", $0.label, $0.cores) }.joined(separator: "  "))
     }
 }

@@ -61,8 +61,8 @@ enum Pipeline {
     /// Ends a successful command. The graph (hundreds of thousands of values at 10,000
     /// Services) goes with the process instead of being freed value by value, as
     /// compilers do: 50-70 ms of a 10,000-Service compile or apply.
-    static func finish<Kept>(keeping graph: Kept) -> Never {
-        withExtendedLifetime(graph) { Foundation.exit(0) }
+    static func finish<Kept>(keeping kept: Kept) -> Never {
+        withExtendedLifetime(kept) { Foundation.exit(0) }
     }
 
     static func printError(_ line: String) {
