@@ -3,7 +3,8 @@ import Foundation
 import Svc2NftCore
 import Svc2NftNetlink
 
-/// `svc2nft apply`: install the ruleset `compile` prints, in one netlink transaction.
+/// `svc2nft apply`: install the ruleset `compile` prints: to existing tables in one netlink
+/// transaction, as a fresh install in parts that packets see only when all are in.
 struct Apply: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Install the ruleset into the kernel atomically (root). Exit 1 if the kernel refuses; nothing changes then.")
