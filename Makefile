@@ -1,9 +1,13 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: build demo test bench release clean format
+.PHONY: deps build demo test bench release clean format
 
-build:
+# Installs missing Debian packages (as root), or names them and stops.
+deps:
+	@scripts/install-deps
+
+build: deps
 	$(SWIFT) build $(BUILD_FLAGS)
 
 # Build, then compile the bundled example cluster and print its ruleset.
@@ -11,7 +15,7 @@ demo: build
 	$(SWIFT) run -q svc2nft compile $$(cat fixtures/shop/args) fixtures/shop/input.yaml
 
 # Every test: unit, golden fixtures, and (as root with nft) kernel and packet tests.
-test:
+test: deps
 	$(SWIFT) build --build-tests $(BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(BUILD_FLAGS)
 
