@@ -1,4 +1,5 @@
 import Foundation
+import Svc2NftAgent
 import Svc2NftCore
 import Svc2NftNetlink
 
@@ -8,24 +9,15 @@ import Svc2NftNetlink
 /// delay, sends only what changed. Keeps each Service's lowering and what it applied,
 /// so a change costs the Services it touches, not the cluster.
 struct Follower {
-    let node: NodeConfig
-    let applier: Applier
     /// Quiet time before a sync, and the longest a change waits under steady input.
     let delayMilliseconds: Int32
     let maxWait: Duration
-    var store = ClusterStore()
-    var lowering: IncrementalLowering
-    var pending: Set<ServiceID> = []
-    /// The kernel may not hold what `lowering` last produced (first sync, or a sync
-    /// failed): read it and apply in full.
-    var needsFull = true
+    var syncer: Syncer
 
     init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
-        self.node = node
-        self.applier = applier
         self.delayMilliseconds = Int32(delayMilliseconds)
         maxWait = .milliseconds(max(10 * delayMilliseconds, 1000))
-        lowering = IncrementalLowering(node: node)
+        syncer = Syncer(node: node, applier: applier)
     }
 
     /// Runs until standard input ends; returns the exit status (1 if the last sync failed).
@@ -43,7 +35,7 @@ struct Follower {
         var firstPending: ContinuousClock.Instant? = nil
         while true {
             var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-            let timeout = pending.isEmpty ? -1 : delayMilliseconds
+            let timeout = syncer.pending.isEmpty ? -1 : delayMilliseconds
             if poll(&descriptor, 1, timeout) == 0 {
                 sync()
                 firstPending = nil
@@ -61,7 +53,7 @@ struct Follower {
                     Pipeline.printError("error: \(error) (document ignored)")
                 }
             }
-            if !pending.isEmpty {
+            if !syncer.pending.isEmpty {
                 let now = clock.now
                 if let first = firstPending, now - first > maxWait {
                     sync()
@@ -72,8 +64,8 @@ struct Follower {
             }
         }
         if stream.hasPartialDocument { Pipeline.printError("warning: standard input ended inside a document; ignored") }
-        if !pending.isEmpty || needsFull { sync() }
-        return needsFull ? 1 : 0
+        if !syncer.pending.isEmpty || syncer.needsFull { sync() }
+        return syncer.needsFull ? 1 : 0
     }
 
     /// "Kind namespace/name" as the manifest says it (unvalidated: only for duplicates).
@@ -85,35 +77,17 @@ struct Follower {
 
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {
         do {
-            pending.formUnion(try store.apply(event))
+            try syncer.record(event)
         } catch {
             if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
         }
     }
 
-    /// Lowers the touched Services again and sends the differences (or everything, when
-    /// the kernel's state is not known).
+    /// Sends the differences (or everything, when the kernel's state is not known).
     mutating func sync() {
-        let start = ContinuousClock.now
-        let touched = pending.count
-        let changes = lowering.update(pending, from: store)
-        pending = []
         do {
-            let applied: Applied
-            let full = needsFull
-            if needsFull {
-                applied = try applier.apply(lowering.graph())
-                needsFull = false
-            } else {
-                applied = try applier.apply(changes)
-            }
-            let elapsed = (ContinuousClock.now - start).components
-            Pipeline.printError(
-                "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
-                    + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
-                    + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
+            Pipeline.printError(try syncer.sync().description)
         } catch {
-            needsFull = true
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
         }
     }
