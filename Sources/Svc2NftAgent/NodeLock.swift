@@ -3,7 +3,7 @@ import Foundation
 /// One svc2nft writes a network namespace's rules at a time: `run` and `apply` hold an
 /// exclusive `flock` on a file named after the namespace, so a second one fails with a
 /// message instead of fighting the first. Released when the process ends, however it ends.
-public struct NodeLock: ~Copyable {
+public final class NodeLock {
     let descriptor: Int32
     public let path: String
 
