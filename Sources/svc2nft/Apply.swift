@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Svc2NftAgent
 import Svc2NftCore
 import Svc2NftNetlink
 
@@ -32,6 +33,8 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
+        let lock = Self.lockNode()
+        defer { withExtendedLifetime(lock) {} }
         if follow { try runFollowing() }
         let (cluster, node) = Pipeline.cluster(options)
         do {
@@ -60,6 +63,16 @@ struct Apply: ParsableCommand {
         } catch {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
+        }
+    }
+
+    /// One svc2nft writes a node's rules at a time (`NodeLock`); exit 1 if another holds it.
+    static func lockNode() -> NodeLock {
+        do {
+            return try NodeLock()
+        } catch {
+            Pipeline.printError("error: \(error)")
+            Foundation.exit(1)
         }
     }
 

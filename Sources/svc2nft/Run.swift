@@ -44,11 +44,10 @@ struct Run: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "svc2nft")
-        let lock: NodeLock
+        let lock = Apply.lockNode()
         let client: APIClient
         let applier: Applier
         do {
-            lock = try NodeLock()
             let config = try KubeConfig.load(kubeconfig: kubeconfig)
             client = try APIClient(config: config)
             applier = Applier(transport: try MNLTransport())
