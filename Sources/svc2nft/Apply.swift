@@ -117,6 +117,8 @@ struct Delete: ParsableCommand {
             Pipeline.printError("error: --table: \"\(table)\" is not a usable table name")
             throw ExitCode(2)
         }
+        let lock = Apply.lockNode()
+        defer { withExtendedLifetime(lock) {} }
         do {
             try Applier(transport: MNLTransport()).delete(tableName: table)
         } catch {
