@@ -543,7 +543,9 @@ def main():
             ip = ip.strip("[]")  # [fd00::1]:80
             pods.add(ip)
             listeners.add((ip, int(port), f["protocol"]))
-        if kind == "":
+        # "listener": a server answers at the destination even where the flow expects
+        # REJECT or DROP, so a packet that is forwarded instead of stopped gets a reply.
+        if kind == "" or f.get("listener"):
             listeners.add((f["destIP"], f["destPort"], f["protocol"]))
         if f.get("destOnNode"):
             extra_node_ips.add(f["destIP"])
