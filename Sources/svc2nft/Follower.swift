@@ -19,6 +19,8 @@ struct Follower {
     /// The kernel may not hold what `lowering` last produced (first sync, or a sync
     /// failed): read it and apply in full.
     var needsFull = true
+    /// Deletes stale UDP conntrack entries after syncs that changed UDP/SCTP endpoints.
+    var conntrack = ConntrackCleaner()
 
     init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
         self.node = node
@@ -112,6 +114,8 @@ struct Follower {
                 "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
                     + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
                     + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
+            let backends = ServiceBackends(services: store.services.values, slices: store.slices(of:), node: node)
+            if let cleaned = conntrack.afterSync(backends) { Pipeline.printError(cleaned.logLine) }
         } catch {
             needsFull = true
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")

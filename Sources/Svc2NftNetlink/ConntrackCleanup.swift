@@ -1,0 +1,92 @@
+import Foundation
+import Svc2NftCore
+
+/// What one conntrack cleanup did. `failures` counts a dump that failed (then nothing
+/// was removed) and each deletion the kernel refused; a cleanup never fails an apply.
+public struct ConntrackCleanupResult: Sendable, Equatable {
+    /// Entries the dump read (every protocol and family).
+    public var read = 0
+    /// Stale UDP and SCTP entries found.
+    public var stale = 0
+    public var removed = 0
+    public var failures = 0
+    /// The first failure, for the log.
+    public var error: String? = nil
+    public var seconds = 0.0
+
+    public init() {}
+
+    /// One line for stderr: `conntrack: removed N stale UDP entries …`.
+    public var logLine: String {
+        var line = "conntrack: removed \(removed) stale UDP entr\(removed == 1 ? "y" : "ies") (\(read) read"
+        line += String(format: ", %.1f ms)", seconds * 1000)
+        if let error { line += "; \(failures) failure\(failures == 1 ? "" : "s"): \(error)" }
+        return line
+    }
+}
+
+/// Deletes stale UDP and SCTP conntrack entries after an apply (see `ServiceBackends`
+/// for which): one dump of the table, then one deletion per stale entry. Stateless, so
+/// a one-shot `apply` and every sync of a long-running agent use the same rule; a
+/// restart with an unchanged cluster finds nothing stale.
+public enum ConntrackCleanup {
+    /// The policy: whether `entry` is stale under `backends`. Pure.
+    public static func isStale(_ entry: ConntrackEntry, _ backends: ServiceBackends) -> Bool {
+        guard let proto = entry.l4Protocol, ServiceBackends.protocols.contains(proto) else { return false }
+        return backends.isStale(
+            protocol: proto, destination: entry.destination, destinationPort: entry.destinationPort, replySource: entry.replySource)
+    }
+
+    /// Cleans this network namespace's table; never throws (failures are counted).
+    /// Without UDP or SCTP frontends that have endpoints nothing can be stale, and the
+    /// table is not read.
+    public static func run(_ backends: ServiceBackends) -> ConntrackCleanupResult {
+        var result = ConntrackCleanupResult()
+        guard !backends.isEmpty else { return result }
+        let start = ContinuousClock.now
+        defer {
+            let elapsed = (ContinuousClock.now - start).components
+            result.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        }
+        do {
+            let table = try ConntrackTable()
+            let selected = try table.dump { isStale($0, backends) }
+            result.read = selected.read
+            result.stale = selected.pointers.count
+            let (removed, failures) = table.delete(selected)
+            result.removed = removed
+            result.failures = failures.count
+            if let first = failures.first { result.error = "deleting an entry failed: \(String(cString: strerror(first)))" }
+        } catch {
+            result.failures += 1
+            result.error = error.description
+        }
+        return result
+    }
+}
+
+/// Runs `ConntrackCleanup` after each sync of a long-running agent (`apply --follow`,
+/// `run`), only when the UDP/SCTP frontends or their endpoints changed since the last
+/// cleanup that succeeded (kube-proxy cleans only when UDP endpoints changed), and keeps
+/// totals for metrics. The first sync always cleans (entries may predate the agent).
+public struct ConntrackCleaner: Sendable {
+    private var cleaned: ServiceBackends? = nil
+    public private(set) var removedTotal = 0
+    public private(set) var failuresTotal = 0
+
+    public init() {}
+
+    /// Cleans if `backends` differs from the last clean state; nil when skipped.
+    public mutating func afterSync(_ backends: ServiceBackends) -> ConntrackCleanupResult? {
+        guard backends != cleaned else { return nil }
+        guard !backends.isEmpty else {
+            cleaned = backends  // nothing can be stale; no line to log
+            return nil
+        }
+        let result = ConntrackCleanup.run(backends)
+        removedTotal += result.removed
+        failuresTotal += result.failures
+        if result.failures == 0 { cleaned = backends }
+        return result
+    }
+}

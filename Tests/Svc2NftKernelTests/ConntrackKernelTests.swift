@@ -1,0 +1,112 @@
+import Foundation
+import Svc2NftTestSupport
+import Testing
+
+/// Stale conntrack entries, with real datagrams (`testbed.py stale`). Three UDP clients
+/// each send from one fixed source port every 50 ms, so each keeps one conntrack entry,
+/// while `svc2nft apply` runs three times:
+///
+/// 1. dns/stale has endpoint E1 (10.244.1.10); dns/late does not exist yet, so its
+///    ClusterIP's datagrams leave the node un-NATed (a listener outside answers).
+/// 2. dns/stale gets E2 too: the clients pinned to E1 stay there (a live entry is never
+///    deleted); dns/late exists without endpoints: its entry stays (as kube-proxy).
+/// 3. E1 leaves dns/stale; dns/late gets E3: the first datagram after the apply, to the
+///    ClusterIP from a pod and to the NodePort from outside, reaches E2; dns/late's
+///    client reaches E3. A TCP connection to E1 opened in step 1 keeps working
+///    throughout: the cleanup never touches TCP.
+///
+/// Without the cleanup (checked once by disabling it) step 3 fails: both clients keep
+/// reaching E1, and dns/late's client keeps reaching the outside listener.
+@Suite struct ConntrackKernelTests {
+    static let stale = """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: dns, name: stale}
+        spec:
+          type: NodePort
+          clusterIP: 10.96.5.1
+          ports:
+            - {name: dns, protocol: UDP, port: 53, targetPort: 5353, nodePort: 30053}
+            - {name: http, protocol: TCP, port: 80, targetPort: 8080, nodePort: 30080}
+
+        """
+
+    static let late = """
+        apiVersion: v1
+        kind: Service
+        metadata: {namespace: dns, name: late}
+        spec:
+          clusterIP: 10.96.6.1
+          ports: [{name: dns, protocol: UDP, port: 53, targetPort: 5353}]
+
+        """
+
+    static func slice(_ service: String, _ addresses: [String]) -> String {
+        """
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {namespace: dns, name: \(service)-1, labels: {kubernetes.io/service-name: \(service)}}
+        addressType: IPv4
+        ports: [{name: dns, protocol: UDP, port: 5353}, {name: http, protocol: TCP, port: 8080}]
+        endpoints: [\(addresses.map { "{addresses: [\($0)]}" }.joined(separator: ", "))]
+
+        """
+    }
+
+    @Test func staleUDPEntriesAreDeletedAfterApply() throws {
+        if ApplyKernelTests.skip("conntrack cleanup") { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-conntrack-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let e1 = "10.244.1.10", e2 = "10.244.1.11", e3 = "10.244.1.12"
+        let inputs = [
+            Self.stale + "---\n" + Self.slice("stale", [e1]),
+            Self.stale + "---\n" + Self.slice("stale", [e1, e2]) + "---\n" + Self.late,
+            Self.stale + "---\n" + Self.slice("stale", [e2]) + "---\n" + Self.late + "---\n" + Self.slice("late", [e3]),
+        ]
+        let pod = "10.244.3.50:40000", outside = "192.168.50.5:40001", latePod = "10.244.3.52:40002"
+        let expectations: [[String: [String]]] = [
+            [:],
+            [pod: ["\(e1):5353"], outside: ["\(e1):5353"], latePod: ["10.96.6.1:53"]],
+            [pod: ["\(e2):5353"], outside: ["\(e2):5353"], latePod: ["\(e3):5353"]],
+        ]
+        var phases: [String] = []
+        for (index, input) in inputs.enumerated() {
+            let file = directory.appendingPathComponent("phase-\(index).yaml")
+            try input.write(to: file, atomically: true, encoding: .utf8)
+            let loader = [Svc2NftBinary.path, "apply", "--node-ip", "10.0.0.1", "--cluster-cidr", "10.244.0.0/16", file.path]
+            let phase: [String: Any] = ["name": "apply \(index + 1)", "loader": loader, "expect": expectations[index]]
+            phases.append(String(decoding: try JSONSerialization.data(withJSONObject: phase), as: UTF8.self))
+        }
+        var arguments = [TestBed.script, "stale"]
+        for phase in phases { arguments += ["--phase", phase] }
+        arguments += [
+            "--udp-client", "10.244.3.50,40000,10.96.5.1,53", "--udp-client", "192.168.50.5,40001,10.0.0.1,30053",
+            "--udp-client", "10.244.3.52,40002,10.96.6.1,53", "--tcp-hold", "10.244.3.51,10.96.5.1,80",
+            "--udp-endpoint", "\(e1):5353", "--udp-endpoint", "\(e2):5353", "--udp-endpoint", "\(e3):5353",
+            "--udp-endpoint", "10.96.6.1:53", "--outside-listener", "10.96.6.1",
+            "--tcp-endpoint", "\(e1):8080", "--tcp-endpoint", "\(e2):8080",
+        ]
+        let result = try Command.run(Command.which("python3")!, arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        struct Report: Decodable {
+            struct Phase: Decodable {
+                struct Client: Decodable {
+                    let client: String
+                    let first: String?
+                    let reached: [String]
+                }
+                let name: String
+                let clients: [Client]
+            }
+            let problems: [String]
+            let phases: [Phase]
+        }
+        let report = try JSONDecoder().decode(Report.self, from: Data(result.stdout.utf8))
+        #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))")
+        #expect(report.phases.count == 3)
+        for phase in report.phases {
+            print("conntrack cleanup, \(phase.name): " + phase.clients.map { "\($0.client) first \($0.first ?? "-") \($0.reached)" }.joined(separator: "; "))
+        }
+    }
+}
