@@ -1,4 +1,5 @@
 import Foundation
+import Svc2NftCore
 import Svc2NftTestSupport
 import Testing
 
@@ -53,9 +54,13 @@ import Testing
         """
     }
 
-    @Test func staleUDPEntriesAreDeletedAfterApply() throws {
-        if ApplyKernelTests.skip("conntrack cleanup") { return }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-conntrack-\(getpid())")
+    /// `apply` loads each step; `follow` starts `apply --follow` with step 1's file and
+    /// writes the later steps' objects to its standard input, each step waiting for the
+    /// sync's `conntrack:` line.
+    @Test(arguments: ["apply", "follow"])
+    func staleUDPEntriesAreDeletedAfterApply(_ mode: String) throws {
+        if ApplyKernelTests.skip("conntrack cleanup (\(mode))") { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-conntrack-\(getpid())-\(mode)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let e1 = "10.244.1.10", e2 = "10.244.1.11", e3 = "10.244.1.12"
@@ -74,7 +79,28 @@ import Testing
         for (index, input) in inputs.enumerated() {
             let file = directory.appendingPathComponent("phase-\(index).yaml")
             try input.write(to: file, atomically: true, encoding: .utf8)
-            let loader = [Svc2NftBinary.path, "apply", "--node-ip", "10.0.0.1", "--cluster-cidr", "10.244.0.0/16", file.path]
+            let options = ["--node-ip", "10.0.0.1", "--cluster-cidr", "10.244.0.0/16"]
+            var loader = [Svc2NftBinary.path, "apply"] + options + [file.path]
+            if mode == "follow" {
+                let fifo = directory.appendingPathComponent("events").path, log = directory.appendingPathComponent("follow.log").path
+                // Wait (at most 10 s) until the follower has logged its (index+1)th cleanup.
+                let wait =
+                    "for i in $(seq 1000); do [ \"$(grep -c '^conntrack:' '\(log)')\" -ge \(index + 1) ] && exit 0; sleep 0.01; done; cat '\(log)' >&2; exit 1"
+                if index == 0 {
+                    let follower = ([Svc2NftBinary.path, "apply", "--follow", "--sync-delay", "50"] + options + [file.path])
+                        .map { "'\($0)'" }.joined(separator: " ")
+                    loader = [
+                        "sh", "-c",
+                        "mkfifo '\(fifo)'; (sleep 600 > '\(fifo)' &) </dev/null >/dev/null 2>&1; "
+                            + "(\(follower) < '\(fifo)' > /dev/null 2> '\(log)' &) </dev/null >/dev/null 2>&1; \(wait)",
+                    ]
+                } else {
+                    let objects = try ManifestReader.parse(Array(input.utf8), file: "phase-\(index).yaml")
+                    let json = directory.appendingPathComponent("phase-\(index).json")
+                    try objects.map { JSONText.render($0.value) }.joined(separator: "\n").write(to: json, atomically: true, encoding: .utf8)
+                    loader = ["sh", "-c", "cat '\(json.path)' > '\(fifo)'; \(wait)"]
+                }
+            }
             let phase: [String: Any] = ["name": "apply \(index + 1)", "loader": loader, "expect": expectations[index]]
             phases.append(String(decoding: try JSONSerialization.data(withJSONObject: phase), as: UTF8.self))
         }
@@ -106,7 +132,7 @@ import Testing
         #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))")
         #expect(report.phases.count == 3)
         for phase in report.phases {
-            print("conntrack cleanup, \(phase.name): " + phase.clients.map { "\($0.client) first \($0.first ?? "-") \($0.reached)" }.joined(separator: "; "))
+            print("conntrack cleanup (\(mode)), \(phase.name): " + phase.clients.map { "\($0.client) first \($0.first ?? "-") \($0.reached)" }.joined(separator: "; "))
         }
     }
 }

@@ -304,14 +304,16 @@ def stale(args):
                                         "--source", h["source"], "--dest", h["dest"], "--port", h["port"]],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for h in holds]
         time.sleep(args.settle)
-        applied = [(0.0, phases[0])]
+        applied = [(0.0, 0.0, phases[0])]  # (load started, load done, phase)
         for phase in phases[1:]:
+            started = time.monotonic()
             bed.load(phase["loader"])
-            applied.append((time.monotonic(), phase))
+            applied.append((started, time.monotonic(), phase))
             time.sleep(args.settle)
         records = [json.loads(p.communicate("")[0]) for p in procs]
         hold_records = [json.loads(p.communicate("")[0]) for p in hold_procs]
-        for index, (done, phase) in enumerate(applied):
+        for index, (_, done, phase) in enumerate(applied):
+            # From the end of this apply to the start of the next.
             end = applied[index + 1][0] if index + 1 < len(applied) else float("inf")
             summary = {"name": phase.get("name", str(index)), "clients": []}
             for c, rec in zip(clients, records):
