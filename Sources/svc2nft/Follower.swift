@@ -88,6 +88,9 @@ struct Follower {
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {
         do {
             pending.formUnion(try store.apply(event))
+            // A ServiceCIDR changed the fixed cluster-ips-check chain: everything is lowered
+            // again with the new node configuration (see `sync`).
+            if node.adding(serviceCIDRs: store.serviceCIDRs) != lowering.node { pending.formUnion(store.services.keys) }
         } catch {
             if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
         }
@@ -97,6 +100,12 @@ struct Follower {
     /// the kernel's state is not known).
     mutating func sync() {
         let start = ContinuousClock.now
+        let wanted = node.adding(serviceCIDRs: store.serviceCIDRs)
+        if wanted != lowering.node {
+            lowering = IncrementalLowering(node: wanted)
+            pending.formUnion(store.services.keys)
+            needsFull = true
+        }
         let touched = pending.count
         let changes = lowering.update(pending, from: store)
         pending = []
@@ -114,7 +123,7 @@ struct Follower {
                 "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
                     + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
                     + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
-            let backends = ServiceBackends(services: store.services.values, slices: store.slices(of:), node: node)
+            let backends = ServiceBackends(services: store.services.values, slices: store.slices(of:), node: lowering.node)
             if let cleaned = conntrack.afterSync(backends) { Pipeline.printError(cleaned.logLine) }
         } catch {
             needsFull = true

@@ -36,6 +36,14 @@ public struct NodeConfig: Sendable, Hashable {
         self.tableName = tableName
     }
 
+    /// This configuration with more Service CIDRs (from `ServiceCIDR` objects), each
+    /// once, after the `--service-cidr` ones.
+    public func adding(serviceCIDRs more: [CIDR]) -> NodeConfig {
+        var config = self
+        for cidr in more where !config.serviceCIDRs.contains(cidr) { config.serviceCIDRs.append(cidr) }
+        return config
+    }
+
     /// Table names must be plain nft identifiers and not nft keywords, which nft refuses
     /// as names: letters, digits, `-`, `_`, starting with a letter, at most 64 bytes.
     public static func isValidTableName(_ name: String) -> Bool {
