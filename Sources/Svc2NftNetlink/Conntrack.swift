@@ -140,8 +140,8 @@ public struct ConntrackTable: ~Copyable {
         guard let object = ConntrackObject() else { throw .create(errno: ENOMEM) }
         let ct = object.pointer
         let v4 = entry.source.family == .v4
-        nfct_set_attr_u8(ct, ATTR_L3PROTO, UInt8(v4 ? AF_INET : AF_INET6))
-        nfct_set_attr_u8(ct, ATTR_L4PROTO, entry.protocolNumber)
+        for attribute in [ATTR_ORIG_L3PROTO, ATTR_REPL_L3PROTO] { nfct_set_attr_u8(ct, attribute, UInt8(v4 ? AF_INET : AF_INET6)) }
+        for attribute in [ATTR_ORIG_L4PROTO, ATTR_REPL_L4PROTO] { nfct_set_attr_u8(ct, attribute, entry.protocolNumber) }
         Self.set(ct, v4 ? ATTR_ORIG_IPV4_SRC : ATTR_ORIG_IPV6_SRC, entry.source)
         Self.set(ct, v4 ? ATTR_ORIG_IPV4_DST : ATTR_ORIG_IPV6_DST, entry.destination)
         Self.set(ct, v4 ? ATTR_REPL_IPV4_SRC : ATTR_REPL_IPV6_SRC, entry.replySource)
