@@ -20,7 +20,9 @@ struct BenchMain {
         case "run":
             try Bench.run(arguments: Array(args.dropFirst()))
         case "conntrack":
-            print(ConntrackProbe.run(services: args.count > 1 ? Int(args[1]) ?? 10000 : 10000, entries: args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000))
+            print(
+                ConntrackProbe.run(
+                    services: args.count > 1 ? Int(args[1]) ?? 10000 : 10000, entries: args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000))
         case "conntrack-inner":
             guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
             try ConntrackProbe.inner(services: n, entries: e)

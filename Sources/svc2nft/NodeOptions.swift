@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 import Svc2NftCore
 
 /// Options every command that builds a ruleset shares: the node's identity and the
@@ -22,7 +22,9 @@ struct NodeOptions: ParsableArguments {
 
     @Option(
         name: .customLong("service-cidr"),
-        help: "A Service CIDR (repeatable, or a comma list; both families). Traffic to an address inside it that no Service holds is dropped.")
+        help:
+            "A Service CIDR (repeatable, or a comma list; both families). Traffic to an address inside it that no Service holds is dropped."
+    )
     var serviceCIDRs: [String] = []
 
     @Flag(name: .customLong("masquerade-all"), help: "Masquerade all Service traffic.")

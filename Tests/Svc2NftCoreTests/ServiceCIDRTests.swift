@@ -22,7 +22,9 @@ import Testing
     @Test func followerStoreTracksServiceCIDRObjects() throws {
         var store = ClusterStore()
         let object = try ManifestReader.parse(
-            Array(#"{"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/16"]}}"#.utf8),
+            Array(
+                #"{"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR", "metadata": {"name": "kubernetes"}, "spec": {"cidrs": ["10.96.0.0/16"]}}"#
+                    .utf8),
             file: "stdin")[0]
         #expect(try store.apply(ObjectEvent(change: .upsert, object: object)).isEmpty)
         #expect(store.serviceCIDRs == [CIDR("10.96.0.0/16")!])

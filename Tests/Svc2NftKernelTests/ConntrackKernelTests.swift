@@ -132,7 +132,9 @@ import Testing
         #expect(report.problems.isEmpty, "\(report.problems.joined(separator: "\n"))")
         #expect(report.phases.count == 3)
         for phase in report.phases {
-            print("conntrack cleanup (\(mode)), \(phase.name): " + phase.clients.map { "\($0.client) first \($0.first ?? "-") \($0.reached)" }.joined(separator: "; "))
+            print(
+                "conntrack cleanup (\(mode)), \(phase.name): "
+                    + phase.clients.map { "\($0.client) first \($0.first ?? "-") \($0.reached)" }.joined(separator: "; "))
         }
     }
 }

@@ -107,7 +107,9 @@ import Testing
         let b = try Self.backends()
         for (frontend, serving) in b.frontends {
             for reply in serving {
-                #expect(!b.isStale(protocol: frontend.protocol, destination: frontend.address, destinationPort: frontend.port, replySource: reply))
+                #expect(
+                    !b.isStale(
+                        protocol: frontend.protocol, destination: frontend.address, destinationPort: frontend.port, replySource: reply))
             }
         }
         #expect(b.frontends.keys.allSatisfy { ServiceBackends.protocols.contains($0.protocol) })

@@ -57,9 +57,10 @@ public struct ServiceBackends: Sendable, Equatable {
 
     /// From any collection of Services (`apply --follow`'s store) and their slices.
     public init(services: some Sequence<Service>, slices: (ServiceID) -> [EndpointSlice], node: NodeConfig) {
-        nodePortAddresses = Set(IPFamily.allCases.flatMap { BaseChains.nodePortIPElements(node, family: $0) }.compactMap { element in
-            if case .address(let ip)? = element.key.first { ip } else { nil }
-        })
+        nodePortAddresses = Set(
+            IPFamily.allCases.flatMap { BaseChains.nodePortIPElements(node, family: $0) }.compactMap { element in
+                if case .address(let ip)? = element.key.first { ip } else { nil }
+            })
         for service in services where service.type != .externalName && !service.isHeadless {
             guard service.ports.contains(where: { Self.protocols.contains($0.protocol) }) else { continue }
             let serviceSlices = slices(service.id)

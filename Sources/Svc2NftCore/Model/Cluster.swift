@@ -128,7 +128,8 @@ public enum ClusterLoader {
 
         for (kind, count) in skippedKinds.sorted(by: { $0.key < $1.key }) {
             report.notes.append(
-                "skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice, Endpoints and ServiceCIDR)")
+                "skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice, Endpoints and ServiceCIDR)"
+            )
         }
         let cluster = Cluster(services: serviceList, slices: slices, serviceCIDRs: serviceCIDRs)
         for service in cluster.services where service.type == .externalName {
