@@ -44,10 +44,6 @@ public enum ConntrackCleanup {
         var result = ConntrackCleanupResult()
         guard !backends.isEmpty else { return result }
         let start = ContinuousClock.now
-        defer {
-            let elapsed = (ContinuousClock.now - start).components
-            result.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
-        }
         do {
             let table = try ConntrackTable()
             let selected = try table.dump { isStale($0, backends) }
@@ -61,6 +57,8 @@ public enum ConntrackCleanup {
             result.failures += 1
             result.error = error.description
         }
+        let elapsed = (ContinuousClock.now - start).components
+        result.seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
         return result
     }
 }
