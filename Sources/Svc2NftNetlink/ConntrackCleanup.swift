@@ -63,28 +63,48 @@ public enum ConntrackCleanup {
     }
 }
 
-/// Runs `ConntrackCleanup` after each sync of a long-running agent (`apply --follow`,
-/// `run`), only when the UDP/SCTP frontends or their endpoints changed since the last
-/// cleanup that succeeded (kube-proxy cleans only when UDP endpoints changed), and keeps
-/// totals for metrics. The first sync always cleans (entries may predate the agent).
+/// Runs `ConntrackCleanup` after the syncs of a long-running agent (`apply --follow`,
+/// `run`) whose UDP/SCTP frontends or endpoints changed since the last cleanup that
+/// succeeded (kube-proxy cleans only when UDP endpoints changed), and keeps totals for
+/// metrics. Keeps each Service's `ServiceBackends.Part`, so a sync costs the Services it
+/// touched; the first cleanup always runs (entries may predate the agent).
+///
+/// Use: `record(touched, from: store)` for every batch of changed Services (also when
+/// their apply then fails), `clean(node:)` after each successful apply.
 public struct ConntrackCleaner: Sendable {
-    private var cleaned: ServiceBackends? = nil
+    private var parts: [ServiceID: ServiceBackends.Part] = [:]
+    /// Parts changed since the last cleanup that succeeded.
+    public private(set) var needsCleaning = true
     public private(set) var removedTotal = 0
     public private(set) var failuresTotal = 0
 
     public init() {}
 
-    /// Cleans if `backends` differs from the last clean state; nil when skipped.
-    public mutating func afterSync(_ backends: ServiceBackends) -> ConntrackCleanupResult? {
-        guard backends != cleaned else { return nil }
+    /// Updates the parts of `touched` Services from `store` (a deleted Service drops out).
+    public mutating func record(_ touched: some Sequence<ServiceID>, from store: ClusterStore) {
+        for id in touched {
+            let part = store.services[id].map { ServiceBackends.part(of: $0, slices: store.slices(of: id)) }
+            let kept = part?.isEmpty == false ? part : nil
+            if parts[id] != kept {
+                parts[id] = kept
+                needsCleaning = true
+            }
+        }
+    }
+
+    /// Cleans if anything changed; nil when skipped (nothing changed, or no UDP/SCTP
+    /// frontend has endpoints: nothing can be stale, and there is no line to log).
+    public mutating func clean(node: NodeConfig) -> ConntrackCleanupResult? {
+        guard needsCleaning else { return nil }
+        let backends = ServiceBackends(parts: parts.values, node: node)
         guard !backends.isEmpty else {
-            cleaned = backends  // nothing can be stale; no line to log
+            needsCleaning = false
             return nil
         }
         let result = ConntrackCleanup.run(backends)
         removedTotal += result.removed
         failuresTotal += result.failures
-        if result.failures == 0 { cleaned = backends }
+        if result.failures == 0 { needsCleaning = false }
         return result
     }
 }

@@ -107,6 +107,7 @@ struct Follower {
             needsFull = true
         }
         let touched = pending.count
+        conntrack.record(pending, from: store)
         let changes = lowering.update(pending, from: store)
         pending = []
         do {
@@ -123,8 +124,7 @@ struct Follower {
                 "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
                     + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
                     + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
-            let backends = ServiceBackends(services: store.services.values, slices: store.slices(of:), node: lowering.node)
-            if let cleaned = conntrack.afterSync(backends) { Pipeline.printError(cleaned.logLine) }
+            if let cleaned = conntrack.clean(node: lowering.node) { Pipeline.printError(cleaned.logLine) }
         } catch {
             needsFull = true
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")

@@ -115,11 +115,35 @@ import Testing
         #expect(b.frontends.keys.allSatisfy { ServiceBackends.protocols.contains($0.protocol) })
     }
 
-    @Test func cleanerSkipsWhenNothingChanged() throws {
+    @Test func cleanerCleansOnlyAfterUDPChanges() throws {
+        var store = ClusterStore()
         var cleaner = ConntrackCleaner()
-        let empty = ServiceBackends(cluster: Cluster(services: [], slices: [:]), node: NodeConfig())
-        #expect(empty.isEmpty)
-        #expect(cleaner.afterSync(empty) == nil, "no UDP frontend: no dump, no log line")
-        #expect(cleaner.afterSync(empty) == nil)
+        #expect(cleaner.clean(node: NodeConfig()) == nil, "no UDP frontend: no dump, no log line")
+        #expect(!cleaner.needsCleaning)
+        func add(_ yaml: String) throws -> Set<ServiceID> {
+            var touched: Set<ServiceID> = []
+            for object in try ManifestReader.parse(Array(yaml.utf8), file: "test.yaml") {
+                touched.formUnion(try store.apply(ObjectEvent(change: .upsert, object: object)))
+            }
+            return touched
+        }
+        // A TCP-only Service changes nothing the cleanup looks at.
+        cleaner.record(
+            try add(
+                """
+                apiVersion: v1
+                kind: Service
+                metadata: {namespace: web, name: shop}
+                spec: {clusterIP: 10.96.1.1, ports: [{name: http, protocol: TCP, port: 80}]}
+                """), from: store)
+        #expect(!cleaner.needsCleaning)
+        cleaner.record(try add(Self.yaml), from: store)
+        #expect(cleaner.needsCleaning)
+        // The union of the parts is what a whole-cluster build gives.
+        let whole = ServiceBackends(cluster: store.cluster, node: NodeConfig())
+        let parts = ServiceBackends(
+            parts: store.services.values.map { ServiceBackends.part(of: $0, slices: store.slices(of: $0.id)) }, node: NodeConfig())
+        #expect(whole == parts)
+        #expect(!whole.isEmpty)
     }
 }

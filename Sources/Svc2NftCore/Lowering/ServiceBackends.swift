@@ -51,38 +51,56 @@ public struct ServiceBackends: Sendable, Equatable {
     /// No UDP or SCTP frontend has endpoints: no entry can be stale, no dump is needed.
     public var isEmpty: Bool { frontends.isEmpty && nodePorts.isEmpty }
 
-    public init(cluster: Cluster, node: NodeConfig) {
-        self.init(services: cluster.services, slices: { cluster.slices[$0] ?? [] }, node: node)
+    /// One Service's frontends and their serving endpoints; `ServiceBackends` is the
+    /// union of every Service's part. Empty for a Service without UDP or SCTP ports.
+    public struct Part: Sendable, Equatable {
+        public fileprivate(set) var frontends: [Frontend: Set<IPAddress>] = [:]
+        public fileprivate(set) var nodePorts: [NodePort: Set<IPAddress>] = [:]
+        public var isEmpty: Bool { frontends.isEmpty && nodePorts.isEmpty }
     }
 
-    /// From any collection of Services (`apply --follow`'s store) and their slices.
-    public init(services: some Sequence<Service>, slices: (ServiceID) -> [EndpointSlice], node: NodeConfig) {
+    public init(cluster: Cluster, node: NodeConfig) {
+        self.init(parts: cluster.services.lazy.map { Self.part(of: $0, slices: cluster.slices[$0.id] ?? []) }, node: node)
+    }
+
+    /// The union of Services' parts (`apply --follow` keeps them per Service).
+    public init(parts: some Sequence<Part>, node: NodeConfig) {
         nodePortAddresses = Set(
             IPFamily.allCases.flatMap { BaseChains.nodePortIPElements(node, family: $0) }.compactMap { element in
                 if case .address(let ip)? = element.key.first { ip } else { nil }
             })
-        for service in services where service.type != .externalName && !service.isHeadless {
-            guard service.ports.contains(where: { Self.protocols.contains($0.protocol) }) else { continue }
-            let serviceSlices = slices(service.id)
-            for family in IPFamily.allCases {
-                guard let clusterIP = service.clusterIPs.first(where: { $0.family == family }) else { continue }
-                let addresses =
-                    [clusterIP] + service.externalIPs.filter { $0.family == family }
-                    + service.loadBalancerIngress.filter { !$0.proxyMode && $0.ip.family == family }.map(\.ip)
-                for port in service.ports where Self.protocols.contains(port.protocol) {
-                    let serving = Set(
-                        EndpointSelection.endpoints(for: port, in: serviceSlices, family: family)
-                            .filter { $0.endpoint.serving }.map(\.address))
-                    guard !serving.isEmpty else { continue }
-                    for address in addresses {
-                        frontends[Frontend(address: address, protocol: port.protocol, port: port.port), default: []].formUnion(serving)
-                    }
-                    if port.nodePort != 0 {
-                        nodePorts[NodePort(family: family, protocol: port.protocol, port: port.nodePort), default: []].formUnion(serving)
-                    }
+        for part in parts where !part.isEmpty {
+            // Two Services claiming one frontend: both Services' endpoints count as live.
+            frontends.merge(part.frontends) { $0.union($1) }
+            nodePorts.merge(part.nodePorts) { $0.union($1) }
+        }
+    }
+
+    /// One Service's part: its UDP/SCTP ports' frontends with their serving endpoints
+    /// (none for a port without serving endpoints, ExternalName or headless Services).
+    public static func part(of service: Service, slices: [EndpointSlice]) -> Part {
+        var part = Part()
+        guard service.type != .externalName, !service.isHeadless,
+            service.ports.contains(where: { protocols.contains($0.protocol) })
+        else { return part }
+        for family in IPFamily.allCases {
+            guard let clusterIP = service.clusterIPs.first(where: { $0.family == family }) else { continue }
+            let addresses =
+                [clusterIP] + service.externalIPs.filter { $0.family == family }
+                + service.loadBalancerIngress.filter { !$0.proxyMode && $0.ip.family == family }.map(\.ip)
+            for port in service.ports where protocols.contains(port.protocol) {
+                let serving = Set(
+                    EndpointSelection.endpoints(for: port, in: slices, family: family).filter { $0.endpoint.serving }.map(\.address))
+                guard !serving.isEmpty else { continue }
+                for address in addresses {
+                    part.frontends[Frontend(address: address, protocol: port.protocol, port: port.port), default: []].formUnion(serving)
+                }
+                if port.nodePort != 0 {
+                    part.nodePorts[NodePort(family: family, protocol: port.protocol, port: port.nodePort), default: []].formUnion(serving)
                 }
             }
         }
+        return part
     }
 
     /// Whether a conntrack entry is stale: its original destination is a frontend here
