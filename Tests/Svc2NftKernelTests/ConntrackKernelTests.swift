@@ -3,9 +3,10 @@ import Svc2NftCore
 import Svc2NftTestSupport
 import Testing
 
-/// Stale conntrack entries, with real datagrams (`testbed.py stale`). Three UDP clients
-/// each send from one fixed source port every 50 ms, so each keeps one conntrack entry,
-/// while `svc2nft apply` runs three times:
+/// Stale conntrack entries, with real datagrams (`testbed.py stale`). Four UDP clients
+/// (one over IPv6 to dns/stale's IPv6 ClusterIP, E1 and E2 having IPv6 twins) each send
+/// from one fixed source port every 50 ms, so each keeps one conntrack entry, while
+/// `svc2nft apply` runs three times:
 ///
 /// 1. dns/stale has endpoint E1 (10.244.1.10); dns/late does not exist yet, so its
 ///    ClusterIP's datagrams leave the node un-NATed (a listener outside answers).
@@ -26,6 +27,8 @@ import Testing
         spec:
           type: NodePort
           clusterIP: 10.96.5.1
+          clusterIPs: [10.96.5.1, "fd00:10:96::5:1"]
+          ipFamilies: [IPv4, IPv6]
           ports:
             - {name: dns, protocol: UDP, port: 53, targetPort: 5353, nodePort: 30053}
             - {name: http, protocol: TCP, port: 80, targetPort: 8080, nodePort: 30080}
@@ -42,14 +45,14 @@ import Testing
 
         """
 
-    static func slice(_ service: String, _ addresses: [String]) -> String {
+    static func slice(_ service: String, _ addresses: [String], v6: Bool = false) -> String {
         """
         apiVersion: discovery.k8s.io/v1
         kind: EndpointSlice
-        metadata: {namespace: dns, name: \(service)-1, labels: {kubernetes.io/service-name: \(service)}}
-        addressType: IPv4
+        metadata: {namespace: dns, name: \(service)-\(v6 ? 6 : 4), labels: {kubernetes.io/service-name: \(service)}}
+        addressType: \(v6 ? "IPv6" : "IPv4")
         ports: [{name: dns, protocol: UDP, port: 5353}, {name: http, protocol: TCP, port: 8080}]
-        endpoints: [\(addresses.map { "{addresses: [\($0)]}" }.joined(separator: ", "))]
+        endpoints: [\(addresses.map { "{addresses: [\"\($0)\"]}" }.joined(separator: ", "))]
 
         """
     }
@@ -64,22 +67,28 @@ import Testing
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let e1 = "10.244.1.10", e2 = "10.244.1.11", e3 = "10.244.1.12"
+        let e1v6 = "fd00:10:244:1::10", e2v6 = "fd00:10:244:1::11"
         let inputs = [
-            Self.stale + "---\n" + Self.slice("stale", [e1]),
-            Self.stale + "---\n" + Self.slice("stale", [e1, e2]) + "---\n" + Self.late,
-            Self.stale + "---\n" + Self.slice("stale", [e2]) + "---\n" + Self.late + "---\n" + Self.slice("late", [e3]),
+            Self.stale + "---\n" + Self.slice("stale", [e1]) + "---\n" + Self.slice("stale", [e1v6], v6: true),
+            Self.stale + "---\n" + Self.slice("stale", [e1, e2]) + "---\n" + Self.slice("stale", [e1v6, e2v6], v6: true)
+                + "---\n" + Self.late,
+            Self.stale + "---\n" + Self.slice("stale", [e2]) + "---\n" + Self.slice("stale", [e2v6], v6: true) + "---\n"
+                + Self.late + "---\n" + Self.slice("late", [e3]),
         ]
         let pod = "10.244.3.50:40000", outside = "192.168.50.5:40001", latePod = "10.244.3.52:40002"
+        let pod6 = "fd00:10:244:3::50:40003"
         let expectations: [[String: [String]]] = [
             [:],
-            [pod: ["\(e1):5353"], outside: ["\(e1):5353"], latePod: ["10.96.6.1:53"]],
-            [pod: ["\(e2):5353"], outside: ["\(e2):5353"], latePod: ["\(e3):5353"]],
+            [pod: ["\(e1):5353"], outside: ["\(e1):5353"], latePod: ["10.96.6.1:53"], pod6: ["[\(e1v6)]:5353"]],
+            [pod: ["\(e2):5353"], outside: ["\(e2):5353"], latePod: ["\(e3):5353"], pod6: ["[\(e2v6)]:5353"]],
         ]
         var phases: [String] = []
         for (index, input) in inputs.enumerated() {
             let file = directory.appendingPathComponent("phase-\(index).yaml")
             try input.write(to: file, atomically: true, encoding: .utf8)
-            let options = ["--node-ip", "10.0.0.1", "--cluster-cidr", "10.244.0.0/16"]
+            let options = [
+                "--node-ip", "10.0.0.1", "--node-ip", "fd00:10::1", "--cluster-cidr", "10.244.0.0/16", "--cluster-cidr", "fd00:10:244::/48",
+            ]
             var loader = [Svc2NftBinary.path, "apply"] + options + [file.path]
             if mode == "follow" {
                 let fifo = directory.appendingPathComponent("events").path, log = directory.appendingPathComponent("follow.log").path
@@ -108,7 +117,8 @@ import Testing
         for phase in phases { arguments += ["--phase", phase] }
         arguments += [
             "--udp-client", "10.244.3.50,40000,10.96.5.1,53", "--udp-client", "192.168.50.5,40001,10.0.0.1,30053",
-            "--udp-client", "10.244.3.52,40002,10.96.6.1,53", "--tcp-hold", "10.244.3.51,10.96.5.1,80",
+            "--udp-client", "10.244.3.52,40002,10.96.6.1,53", "--udp-client", "fd00:10:244:3::50,40003,fd00:10:96::5:1,53",
+            "--tcp-hold", "10.244.3.51,10.96.5.1,80", "--udp-endpoint", "[\(e1v6)]:5353", "--udp-endpoint", "[\(e2v6)]:5353",
             "--udp-endpoint", "\(e1):5353", "--udp-endpoint", "\(e2):5353", "--udp-endpoint", "\(e3):5353",
             "--udp-endpoint", "10.96.6.1:53", "--outside-listener", "10.96.6.1",
             "--tcp-endpoint", "\(e1):8080", "--tcp-endpoint", "\(e2):8080",

@@ -278,11 +278,18 @@ def stale(args):
     phases = [json.loads(p) for p in args.phase]
     clients = [dict(zip(("source", "sport", "dest", "port"), c.split(","))) for c in args.udp_client]
     holds = [dict(zip(("source", "dest", "port"), c.split(","))) for c in args.tcp_hold]
-    udp_listeners = {(e.rsplit(":", 1)[0], int(e.rsplit(":", 1)[1]), "udp") for e in args.udp_endpoint}
-    tcp_listeners = [e.rsplit(":", 1) for e in args.tcp_endpoint]
+    def split(endpoint):  # "ip:port" or "[ip6]:port"
+        ip, port = endpoint.rsplit(":", 1)
+        return ip.strip("[]"), int(port)
+
+    def is_pod(ip):
+        return any(ipaddress.ip_address(ip) in ipaddress.ip_network(c) for c in DEFAULT_POD_CIDRS
+                   if ipaddress.ip_network(c).version == ipaddress.ip_address(ip).version)
+    udp_listeners = {split(e) + ("udp",) for e in args.udp_endpoint}
+    tcp_listeners = [split(e) for e in args.tcp_endpoint]
     pods = {ip for ip, _, _ in udp_listeners if ip not in args.outside_listener} | {ip for ip, _ in tcp_listeners}
-    pods |= {c["source"] for c in clients + holds if c["source"].startswith("10.244.")}
-    outside = {c["source"] for c in clients + holds if not c["source"].startswith("10.244.")} | set(args.outside_listener)
+    pods |= {c["source"] for c in clients + holds if is_pod(c["source"])}
+    outside = {c["source"] for c in clients + holds if not is_pod(c["source"])} | set(args.outside_listener)
     bed = Bed(DEFAULT_NODE_IPS)
     report = {"problems": [], "phases": []}
     try:
