@@ -35,13 +35,21 @@ public struct ConntrackEntry: Sendable, Hashable {
 public enum ConntrackError: Error, Equatable, CustomStringConvertible {
     case open(errno: Int32)
     case dump(errno: Int32)
+    /// The kernel refused a filtered dump (before Linux 5.8: EOPNOTSUPP or EINVAL).
+    case dumpFilter(errno: Int32)
     case create(errno: Int32)
+
+    /// Any dump failure, as `.dump`.
+    var asDump: ConntrackError {
+        if case .dumpFilter(let e) = self { return .dump(errno: e) }
+        return self
+    }
 
     public var description: String {
         switch self {
         case .open(let e):
             "cannot open a ctnetlink socket: \(String(cString: strerror(e))) (needs CAP_NET_ADMIN and the nf_conntrack_netlink module)"
-        case .dump(let e): "reading the conntrack table failed: \(String(cString: strerror(e)))"
+        case .dump(let e), .dumpFilter(let e): "reading the conntrack table failed: \(String(cString: strerror(e)))"
         case .create(let e): "creating a conntrack entry failed: \(String(cString: strerror(e)))"
         }
     }
@@ -72,6 +80,14 @@ struct SelectedEntries: ~Copyable {
     deinit { for pointer in pointers { nfct_destroy(pointer) } }
 }
 
+/// What a dump's callback fills in: entries read, and clones of those selected.
+final class DumpContext {
+    let select: (ConntrackEntry) -> Bool
+    var read = 0
+    var selected: [OpaquePointer] = []
+    init(select: @escaping (ConntrackEntry) -> Bool) { self.select = select }
+}
+
 /// A ctnetlink handle (`nfct_handle`) of the calling thread's network namespace,
 /// closed in `deinit`. Requests are synchronous; a dump must end before the next.
 public struct ConntrackTable: ~Copyable {
@@ -84,9 +100,122 @@ public struct ConntrackTable: ~Copyable {
 
     deinit { nfct_close(handle) }
 
+    /// ctnetlink's dump filter flag "match the protocol number" (`CTA_FILTER_F_CTA_PROTO_NUM`):
+    /// kernel ABI since Linux 5.8, defined in net/netfilter/nf_internals.h and not in the
+    /// uapi headers, so it is spelled out here.
+    static let filterProtocolNumber: UInt32 = 1 << 3
+
+    /// Reads the entries of each family and protocol of `kinds`, filtered in the kernel:
+    /// one dump per pair (ctnetlink filters by protocol only within one family), so
+    /// other entries, usually most of the table (TCP), never reach us. Each dump walks
+    /// the kernel's whole hash table, so only pairs that have Service frontends are
+    /// asked for (a cluster with IPv4 UDP Services: one dump). Keeps the entries
+    /// `select` accepts. libnetfilter_conntrack 1.0.9 has no protocol filter, so the
+    /// request is built with libmnl and each entry parsed by libnetfilter_conntrack. On
+    /// a kernel without dump filters (before 5.8), reads the whole table instead.
+    func dump(_ kinds: [(family: IPFamily, protocol: UInt8)], select: @escaping (ConntrackEntry) -> Bool) throws(ConntrackError)
+        -> SelectedEntries
+    {
+        do {
+            return try filteredDump(kinds, select: select)
+        } catch .dumpFilter(let code) where code == EOPNOTSUPP || code == EINVAL {
+            return try dump { entry in
+                kinds.contains { $0.family == entry.destination.family && $0.protocol == entry.protocolNumber } && select(entry)
+            }
+        } catch {
+            throw error.asDump
+        }
+    }
+
+    private func filteredDump(_ kinds: [(family: IPFamily, protocol: UInt8)], select: @escaping (ConntrackEntry) -> Bool)
+        throws(ConntrackError)
+        -> SelectedEntries
+    {
+        guard let socket = mnl_socket_open(NETLINK_NETFILTER) else { throw .dump(errno: errno) }
+        defer { mnl_socket_close(socket) }
+        guard mnl_socket_bind(socket, 0, pid_t(MNL_SOCKET_AUTOPID)) >= 0 else { throw .dump(errno: errno) }
+        let portID = mnl_socket_get_portid(socket)
+        let context = DumpContext(select: select)
+        do {
+            try filteredDump(socket: socket, portID: portID, kinds, context: Unmanaged.passUnretained(context).toOpaque())
+        } catch {
+            for pointer in context.selected { nfct_destroy(pointer) }
+            throw error
+        }
+        var selected = SelectedEntries()
+        selected.pointers = context.selected
+        selected.read = context.read
+        withExtendedLifetime(context) {}
+        return selected
+    }
+
+    /// The filtered dumps' requests and replies; `context` is the caller's `Context`.
+    private func filteredDump(
+        socket: OpaquePointer, portID: UInt32, _ kinds: [(family: IPFamily, protocol: UInt8)], context: UnsafeMutableRawPointer
+    )
+        throws(ConntrackError)
+    {
+        // Dumps come in skbs of up to 32 KiB (netlink's dump allocation); room for more.
+        var receive = [UInt8](repeating: 0, count: 1 << 17)
+        var request = [UInt8](repeating: 0, count: 256)
+        var sequence = UInt32(truncatingIfNeeded: time(nil))
+        for (ipFamily, proto) in kinds {
+            let family = ipFamily == .v4 ? AF_INET : AF_INET6
+            do {
+                sequence &+= 1
+                let length = request.withUnsafeMutableBytes { raw -> Int in
+                    let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
+                    nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_GET.rawValue))
+                    nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+                    nlh.pointee.nlmsg_seq = sequence
+                    let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
+                    header.pointee.nfgen_family = UInt8(family)
+                    header.pointee.version = UInt8(NFNETLINK_V0)
+                    header.pointee.res_id = 0
+                    let tuple = mnl_attr_nest_start(nlh, UInt16(CTA_TUPLE_ORIG.rawValue))
+                    let protoNest = mnl_attr_nest_start(nlh, UInt16(CTA_TUPLE_PROTO.rawValue))
+                    mnl_attr_put_u8(nlh, UInt16(CTA_PROTO_NUM.rawValue), proto)
+                    mnl_attr_nest_end(nlh, protoNest)
+                    mnl_attr_nest_end(nlh, tuple)
+                    let filter = mnl_attr_nest_start(nlh, UInt16(CTA_FILTER.rawValue))
+                    mnl_attr_put_u32(nlh, UInt16(CTA_FILTER_ORIG_FLAGS.rawValue), Self.filterProtocolNumber)
+                    mnl_attr_put_u32(nlh, UInt16(CTA_FILTER_REPLY_FLAGS.rawValue), 0)
+                    mnl_attr_nest_end(nlh, filter)
+                    return Int(nlh.pointee.nlmsg_len)
+                }
+                guard mnl_socket_sendto(socket, request, length) >= 0 else { throw .dump(errno: errno) }
+                while true {
+                    let count = mnl_socket_recvfrom(socket, &receive, receive.count)
+                    guard count >= 0 else { throw .dump(errno: errno) }
+                    let status = mnl_cb_run(
+                        receive, count, sequence, portID,
+                        { nlh, data in
+                            guard let nlh, let data, let ct = nfct_new() else { return MNL_CB_OK }
+                            let context = Unmanaged<DumpContext>.fromOpaque(data).takeUnretainedValue()
+                            // A fresh object per entry: nfct_nlmsg_parse sets only the
+                            // attributes a message has, and a deletion must not carry
+                            // another entry's (a zone, say).
+                            guard nfct_nlmsg_parse(nlh, ct) >= 0 else {
+                                nfct_destroy(ct)
+                                return MNL_CB_ERROR
+                            }
+                            context.read += 1
+                            if let entry = ConntrackTable.entry(ct), context.select(entry) {
+                                context.selected.append(ct)
+                            } else {
+                                nfct_destroy(ct)
+                            }
+                            return MNL_CB_OK
+                        }, context)
+                    if status == MNL_CB_STOP { break }
+                    if status < 0 { throw .dumpFilter(errno: errno) }
+                }
+            }
+        }
+    }
+
     /// Reads the whole table (both families) in one dump and keeps the entries `select`
-    /// accepts. libnetfilter_conntrack 1.0.9 filters dumps in the kernel by family and
-    /// mark only, not by protocol, so UDP and SCTP are picked here.
+    /// accepts: the fallback for kernels without dump filters.
     func dump(select: @escaping (ConntrackEntry) -> Bool) throws(ConntrackError) -> SelectedEntries {
         final class Context {
             let select: (ConntrackEntry) -> Bool

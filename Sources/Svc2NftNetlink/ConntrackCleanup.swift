@@ -46,13 +46,14 @@ public enum ConntrackCleanup {
         let start = ContinuousClock.now
         do {
             let table = try ConntrackTable()
+            let kinds = backends.families.map { (family: $0.family, protocol: $0.protocol.number) }
             let selected: SelectedEntries
             do {
-                selected = try table.dump { isStale($0, backends) }
+                selected = try table.dump(kinds) { isStale($0, backends) }
             } catch .dump(errno: EINTR) {
                 // A signal during the dump's receive fails it with EINTR: read once more
                 // rather than leave stale entries until the next change.
-                selected = try table.dump { isStale($0, backends) }
+                selected = try table.dump(kinds) { isStale($0, backends) }
             }
             result.read = selected.read
             result.stale = selected.pointers.count

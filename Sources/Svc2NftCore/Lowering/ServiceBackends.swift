@@ -48,6 +48,23 @@ public struct ServiceBackends: Sendable, Equatable {
     /// Where NodePorts answer; empty means any address (no `--node-ip`).
     public let nodePortAddresses: Set<IPAddress>
 
+    /// The families and protocols that have frontends, sorted: only their entries can
+    /// be stale, so only they are read.
+    public var families: [(family: IPFamily, protocol: L4Protocol)] {
+        let pairs = Set(frontends.keys.map { FamilyProtocol($0.address.family, $0.protocol) })
+            .union(nodePorts.keys.map { FamilyProtocol($0.family, $0.protocol) })
+        return pairs.sorted { ($0.family, $0.protocol) < ($1.family, $1.protocol) }.map { ($0.family, $0.protocol) }
+    }
+
+    private struct FamilyProtocol: Hashable {
+        let family: IPFamily
+        let `protocol`: L4Protocol
+        init(_ family: IPFamily, _ proto: L4Protocol) {
+            self.family = family
+            self.protocol = proto
+        }
+    }
+
     /// No UDP or SCTP frontend has endpoints: no entry can be stale, no dump is needed.
     public var isEmpty: Bool { frontends.isEmpty && nodePorts.isEmpty }
 
