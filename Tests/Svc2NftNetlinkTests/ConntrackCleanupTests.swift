@@ -84,6 +84,13 @@ import Testing
         #expect(!ConntrackCleanup.isStale(Self.entry(to: "10.96.0.20", 53, reply: "10.96.0.20"), b))
     }
 
+    /// Only the families and protocols with frontends are dumped (each dump walks the
+    /// kernel's whole table).
+    @Test func onlyFamiliesAndProtocolsWithFrontendsAreRead() throws {
+        let kinds = try Self.backends().families.map { "\($0.family.rawValue)/\($0.protocol.rawValue)" }
+        #expect(kinds == ["\(IPFamily.v4.rawValue)/udp", "\(IPFamily.v4.rawValue)/sctp"])
+    }
+
     @Test func tcpIsNeverTouchedAndSCTPIs() throws {
         let b = try Self.backends()
         #expect(!ConntrackCleanup.isStale(Self.entry(.tcp, to: "10.96.0.10", 80, reply: "10.244.9.9"), b))
