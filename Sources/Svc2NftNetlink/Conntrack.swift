@@ -149,7 +149,7 @@ public struct ConntrackTable: ~Copyable {
         return selected
     }
 
-    /// The filtered dumps' requests and replies; `context` is the caller's `Context`.
+    /// The filtered dumps' requests and replies; `context` is the caller's `DumpContext`.
     private func filteredDump(
         socket: OpaquePointer, portID: UInt32, _ kinds: [(family: IPFamily, protocol: UInt8)], context: UnsafeMutableRawPointer
     )
@@ -161,55 +161,53 @@ public struct ConntrackTable: ~Copyable {
         var sequence = UInt32(truncatingIfNeeded: time(nil))
         for (ipFamily, proto) in kinds {
             let family = ipFamily == .v4 ? AF_INET : AF_INET6
-            do {
-                sequence &+= 1
-                let length = request.withUnsafeMutableBytes { raw -> Int in
-                    let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
-                    nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_GET.rawValue))
-                    nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
-                    nlh.pointee.nlmsg_seq = sequence
-                    let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
-                    header.pointee.nfgen_family = UInt8(family)
-                    header.pointee.version = UInt8(NFNETLINK_V0)
-                    header.pointee.res_id = 0
-                    let tuple = mnl_attr_nest_start(nlh, UInt16(CTA_TUPLE_ORIG.rawValue))
-                    let protoNest = mnl_attr_nest_start(nlh, UInt16(CTA_TUPLE_PROTO.rawValue))
-                    mnl_attr_put_u8(nlh, UInt16(CTA_PROTO_NUM.rawValue), proto)
-                    mnl_attr_nest_end(nlh, protoNest)
-                    mnl_attr_nest_end(nlh, tuple)
-                    let filter = mnl_attr_nest_start(nlh, UInt16(CTA_FILTER.rawValue))
-                    mnl_attr_put_u32(nlh, UInt16(CTA_FILTER_ORIG_FLAGS.rawValue), Self.filterProtocolNumber)
-                    mnl_attr_put_u32(nlh, UInt16(CTA_FILTER_REPLY_FLAGS.rawValue), 0)
-                    mnl_attr_nest_end(nlh, filter)
-                    return Int(nlh.pointee.nlmsg_len)
-                }
-                guard mnl_socket_sendto(socket, request, length) >= 0 else { throw .dump(errno: errno) }
-                while true {
-                    let count = mnl_socket_recvfrom(socket, &receive, receive.count)
-                    guard count >= 0 else { throw .dump(errno: errno) }
-                    let status = mnl_cb_run(
-                        receive, count, sequence, portID,
-                        { nlh, data in
-                            guard let nlh, let data, let ct = nfct_new() else { return MNL_CB_OK }
-                            let context = Unmanaged<DumpContext>.fromOpaque(data).takeUnretainedValue()
-                            // A fresh object per entry: nfct_nlmsg_parse sets only the
-                            // attributes a message has, and a deletion must not carry
-                            // another entry's (a zone, say).
-                            guard nfct_nlmsg_parse(nlh, ct) >= 0 else {
-                                nfct_destroy(ct)
-                                return MNL_CB_ERROR
-                            }
-                            context.read += 1
-                            if let entry = ConntrackTable.entry(ct), context.select(entry) {
-                                context.selected.append(ct)
-                            } else {
-                                nfct_destroy(ct)
-                            }
-                            return MNL_CB_OK
-                        }, context)
-                    if status == MNL_CB_STOP { break }
-                    if status < 0 { throw .dumpFilter(errno: errno) }
-                }
+            sequence &+= 1
+            let length = request.withUnsafeMutableBytes { raw -> Int in
+                let nlh = mnl_nlmsg_put_header(raw.baseAddress)!
+                nlh.pointee.nlmsg_type = UInt16((NFNL_SUBSYS_CTNETLINK << 8) | Int32(IPCTNL_MSG_CT_GET.rawValue))
+                nlh.pointee.nlmsg_flags = UInt16(NLM_F_REQUEST | NLM_F_DUMP)
+                nlh.pointee.nlmsg_seq = sequence
+                let header = mnl_nlmsg_put_extra_header(nlh, MemoryLayout<nfgenmsg>.size)!.assumingMemoryBound(to: nfgenmsg.self)
+                header.pointee.nfgen_family = UInt8(family)
+                header.pointee.version = UInt8(NFNETLINK_V0)
+                header.pointee.res_id = 0
+                let tuple = mnl_attr_nest_start(nlh, UInt16(CTA_TUPLE_ORIG.rawValue))
+                let protoNest = mnl_attr_nest_start(nlh, UInt16(CTA_TUPLE_PROTO.rawValue))
+                mnl_attr_put_u8(nlh, UInt16(CTA_PROTO_NUM.rawValue), proto)
+                mnl_attr_nest_end(nlh, protoNest)
+                mnl_attr_nest_end(nlh, tuple)
+                let filter = mnl_attr_nest_start(nlh, UInt16(CTA_FILTER.rawValue))
+                mnl_attr_put_u32(nlh, UInt16(CTA_FILTER_ORIG_FLAGS.rawValue), Self.filterProtocolNumber)
+                mnl_attr_put_u32(nlh, UInt16(CTA_FILTER_REPLY_FLAGS.rawValue), 0)
+                mnl_attr_nest_end(nlh, filter)
+                return Int(nlh.pointee.nlmsg_len)
+            }
+            guard mnl_socket_sendto(socket, request, length) >= 0 else { throw .dump(errno: errno) }
+            while true {
+                let count = mnl_socket_recvfrom(socket, &receive, receive.count)
+                guard count >= 0 else { throw .dump(errno: errno) }
+                let status = mnl_cb_run(
+                    receive, count, sequence, portID,
+                    { nlh, data in
+                        guard let nlh, let data, let ct = nfct_new() else { return MNL_CB_OK }
+                        let context = Unmanaged<DumpContext>.fromOpaque(data).takeUnretainedValue()
+                        // A fresh object per entry: nfct_nlmsg_parse sets only the
+                        // attributes a message has, and a deletion must not carry
+                        // another entry's (a zone, say).
+                        guard nfct_nlmsg_parse(nlh, ct) >= 0 else {
+                            nfct_destroy(ct)
+                            return MNL_CB_ERROR
+                        }
+                        context.read += 1
+                        if let entry = ConntrackTable.entry(ct), context.select(entry) {
+                            context.selected.append(ct)
+                        } else {
+                            nfct_destroy(ct)
+                        }
+                        return MNL_CB_OK
+                    }, context)
+                if status == MNL_CB_STOP { break }
+                if status < 0 { throw .dumpFilter(errno: errno) }
             }
         }
     }
@@ -217,18 +215,12 @@ public struct ConntrackTable: ~Copyable {
     /// Reads the whole table (both families) in one dump and keeps the entries `select`
     /// accepts: the fallback for kernels without dump filters.
     func dump(select: @escaping (ConntrackEntry) -> Bool) throws(ConntrackError) -> SelectedEntries {
-        final class Context {
-            let select: (ConntrackEntry) -> Bool
-            var read = 0
-            var selected: [OpaquePointer] = []
-            init(select: @escaping (ConntrackEntry) -> Bool) { self.select = select }
-        }
-        let context = Context(select: select)
+        let context = DumpContext(select: select)
         let registered = nfct_callback_register(
             handle, NFCT_T_ALL,
             { _, ct, data in
                 guard let ct, let data else { return Int32(NFCT_CB_CONTINUE) }
-                let context = Unmanaged<Context>.fromOpaque(data).takeUnretainedValue()
+                let context = Unmanaged<DumpContext>.fromOpaque(data).takeUnretainedValue()
                 context.read += 1
                 if let entry = ConntrackTable.entry(ct), context.select(entry), let clone = nfct_clone(ct) {
                     context.selected.append(clone)
