@@ -4,7 +4,8 @@ import Svc2NftCore
 /// What one conntrack cleanup did. `failures` counts a dump that failed (then nothing
 /// was removed) and each deletion the kernel refused; a cleanup never fails an apply.
 public struct ConntrackCleanupResult: Sendable, Equatable {
-    /// Entries the dump read (every protocol and family).
+    /// Entries read: those of the families and protocols that have frontends (on a
+    /// kernel before 5.8, which cannot filter dumps, every entry).
     public var read = 0
     /// Stale UDP and SCTP entries found.
     public var stale = 0
@@ -26,7 +27,8 @@ public struct ConntrackCleanupResult: Sendable, Equatable {
 }
 
 /// Deletes stale UDP and SCTP conntrack entries after an apply (see `ServiceBackends`
-/// for which): one dump of the table, then one deletion per stale entry. Stateless, so
+/// for which): the UDP/SCTP entries are read once (filtered in the kernel, see
+/// `ConntrackTable.dump`), then each stale one is deleted. Stateless, so
 /// a one-shot `apply` and every sync of a long-running agent use the same rule; a
 /// restart with an unchanged cluster finds nothing stale.
 public enum ConntrackCleanup {
