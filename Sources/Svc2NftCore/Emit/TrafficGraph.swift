@@ -116,7 +116,7 @@ public struct TrafficGraph: Sendable {
                     edge(entry(element.key), verdictNode(verdict, reason: reason), "new connections")
                 }
             }
-            // `--service-cidr`: the rest of the Service CIDRs is dropped (cluster-ips-check).
+            // Service CIDRs (`--service-cidr`, ServiceCIDR objects): addresses no Service holds are dropped (cluster-ips-check).
             for chain in table.chains {
                 for rule in chain.rules where rule.comment?.text == BaseChains.unallocatedComment {
                     guard case .address(.destination, false, let operand)? = rule.exprs.first else { continue }
@@ -130,7 +130,7 @@ public struct TrafficGraph: Sendable {
                     let id = node("entry:unallocated:\(text)", "unallocated ClusterIPs in \(text)", .entry)
                     edge(pods, id)
                     edge(outside, id)
-                    edge(id, verdictNode(.drop, reason: "no Service holds the address"), "--service-cidr")
+                    edge(id, verdictNode(.drop, reason: "no Service holds the address"), "Service CIDR")
                 }
             }
         }

@@ -40,7 +40,7 @@ public struct Explanation: Sendable {
         }
         if droppedAsUnallocated, let cidr = node.serviceCIDRs.first(where: { $0.contains(packet.destination) }) {
             reasons.append(
-                "\(packet.destination) is inside Service CIDR \(cidr) (--service-cidr) but no Service holds it: dropped, as kube-proxy drops traffic to unallocated ClusterIPs"
+                "\(packet.destination) is inside Service CIDR \(cidr) but no Service holds it: dropped, as kube-proxy drops traffic to unallocated ClusterIPs"
             )
         }
         return Explanation(packet: packet, outcomes: outcomes, reasons: reasons)
