@@ -134,6 +134,9 @@ public enum APIError: Error, Equatable, Sendable, CustomStringConvertible {
     /// 410 Gone: the resource version is too old; list again.
     public var isGone: Bool { if case .status(_, 410, _) = self { true } else { false } }
 
+    /// 404 Not Found: the API server does not serve this resource.
+    public var isNotFound: Bool { if case .status(_, 404, _) = self { true } else { false } }
+
     public var description: String {
         switch self {
         case .transport(let path, let reason): "GET \(path): \(reason)"

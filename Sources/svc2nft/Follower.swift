@@ -86,7 +86,9 @@ struct Follower {
     /// Sends the differences (or everything, when the kernel's state is not known).
     mutating func sync() {
         do {
-            Pipeline.printError(try syncer.sync().description)
+            let report = try syncer.sync()
+            Pipeline.printError(report.description)
+            if let cleaned = report.conntrack { Pipeline.printError(cleaned.logLine) }
         } catch {
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
         }
