@@ -43,7 +43,12 @@ public final class AgentBed {
         kubeconfig = try certificates.kubeconfig(server: "https://127.0.0.1:6443", token: double.token)
         logFile = certificates.directory.appendingPathComponent("agent.log")
         let server = """
-            import http.server, sys, threading
+            import http.server, socketserver, sys, threading
+            # socketserver, not http.server.HTTPServer: its bind looks the address up in DNS,
+            # which inside a test namespace waits 20 s for a resolver it cannot reach.
+            class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+                daemon_threads = True
+                allow_reuse_address = True
             class H(http.server.BaseHTTPRequestHandler):
                 def do_GET(self):
                     body = self.server.server_address[0].encode()
@@ -53,7 +58,7 @@ public final class AgentBed {
                     self.wfile.write(body)
                 def log_message(self, *args): pass
             for ip in sys.argv[1:]:
-                s = http.server.ThreadingHTTPServer((ip, 8080), H)
+                s = S((ip, 8080), H)
                 threading.Thread(target=s.serve_forever, daemon=True).start()
             print('ready', flush=True)
             threading.Event().wait()
