@@ -43,6 +43,8 @@ public final class APIServerDouble: @unchecked Sendable {
         var watchers: [Int: Watcher] = [:]
         var nextWatcher = 0
         var requests: [String] = []
+        /// Kinds whose lists and watches fail with 500, as an overloaded API server's do.
+        var refused: Set<String> = []
     }
 
     let state = NIOLockedValueBox(State())
@@ -115,6 +117,14 @@ public final class APIServerDouble: @unchecked Sendable {
             return Array(state.watchers.values)
         }
         for watcher in watchers { watcher.cut() }
+    }
+
+    /// Makes lists and watches of `kind` fail with 500 Internal Server Error (or work
+    /// again), to show that nothing is applied from a partial view.
+    public func refuse(_ kind: String, _ refused: Bool = true) {
+        state.withLockedValue { state in
+            if refused { state.refused.insert(kind) } else { state.refused.remove(kind) }
+        }
     }
 
     /// Every request's method, path and query, in order.

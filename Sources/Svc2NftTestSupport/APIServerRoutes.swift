@@ -116,6 +116,9 @@ extension APIServerDouble {
             } else {
                 continue
             }
+            if state.withLockedValue({ $0.refused.contains(kind.kind) }) {
+                return .json(.internalServerError, Self.status(500, "etcdserver: request timed out", reason: "InternalError"))
+            }
             guard let selector = Selector.parse(labels: query["labelSelector"], fields: query["fieldSelector"], namespace: namespace)
             else {
                 return .json(.badRequest, Self.status(400, "unsupported fieldSelector \"\(query["fieldSelector"] ?? "")\"", reason: "BadRequest"))
