@@ -5,19 +5,21 @@ import Svc2NftCore
 /// Options every command that builds a ruleset shares: the node's identity and the
 /// input paths.
 struct NodeOptions: ParsableArguments {
-    @Option(name: .customLong("node-name"), help: "This node's name: endpoints with this nodeName are local.")
+    @Option(
+        name: [.customLong("node-name"), .customLong("hostname-override")],
+        help: "This node's name: endpoints with this nodeName are local (--hostname-override is kube-proxy's name for it).")
     var nodeName: String?
 
     @Option(name: .customLong("node-zone"), help: "This node's zone, for topology-aware routing (endpoint zone hints).")
     var nodeZone: String?
 
-    @Option(name: .customLong("node-ip"), help: "An address of this node (repeatable). NodePorts answer on these.")
+    @Option(name: .customLong("node-ip"), help: "An address of this node (repeatable, or a comma list). NodePorts answer on these.")
     var nodeIPs: [String] = []
 
-    @Option(name: .customLong("cluster-cidr"), help: "A pod CIDR (repeatable). Traffic to a ClusterIP from outside these is masqueraded.")
+    @Option(name: .customLong("cluster-cidr"), help: "A pod CIDR (repeatable, or a comma list). Traffic to a ClusterIP from outside these is masqueraded.")
     var clusterCIDRs: [String] = []
 
-    @Option(name: .customLong("nodeport-addresses"), help: "Only node addresses inside this CIDR accept NodePorts (repeatable).")
+    @Option(name: .customLong("nodeport-addresses"), help: "Only node addresses inside this CIDR accept NodePorts (repeatable, or a comma list; 'primary': the node's addresses).")
     var nodePortAddresses: [String] = []
 
     @Option(
@@ -27,8 +29,13 @@ struct NodeOptions: ParsableArguments {
     )
     var serviceCIDRs: [String] = []
 
-    @Flag(name: .customLong("masquerade-all"), help: "Masquerade all Service traffic.")
-    var masqueradeAll = false
+    @Flag(
+        name: .customLong("masquerade-all"), inversion: .prefixedNo,
+        help: "Masquerade all Service traffic (--masquerade-all=true|false as kube-proxy takes it).")
+    var masqueradeAll: Bool?
+
+    @Option(help: "A kube-proxy configuration file (KubeProxyConfiguration); flags override it.")
+    var config: String?
 
     @Option(name: .customLong("table"), help: "Name of our ip and ip6 tables.")
     var table: String = NodeConfig.defaultTableName
@@ -39,44 +46,32 @@ struct NodeOptions: ParsableArguments {
     @Argument(help: "Manifest files or directories (*.json, *.yaml, *.yml); '-' or none reads standard input.")
     var paths: [String] = []
 
+    /// kube-proxy's configuration file (`--config`), read once; nil without `--config`.
+    func configurationFile() throws(UsageError) -> KubeProxyConfiguration? {
+        guard let config else { return nil }
+        do {
+            return try KubeProxyConfiguration.read(config)
+        } catch {
+            throw UsageError("--config: \(error)")
+        }
+    }
+
+    /// The flags as given, filled from `--config` where they are not.
+    func flags(_ file: KubeProxyConfiguration?) -> NodeFlags {
+        var flags = NodeFlags()
+        flags.nodeName = nodeName
+        flags.nodeZone = nodeZone
+        flags.nodeIPs = nodeIPs
+        flags.clusterCIDRs = clusterCIDRs
+        flags.nodePortAddresses = nodePortAddresses
+        flags.serviceCIDRs = serviceCIDRs
+        flags.masqueradeAll = masqueradeAll
+        flags.table = table
+        return file.map { flags.filled(from: $0) } ?? flags
+    }
+
     /// Validates the options; throws a message naming the bad option.
     func nodeConfig() throws(UsageError) -> NodeConfig {
-        var config = NodeConfig(nodeName: nodeName, nodeZone: nodeZone, masqueradeAll: masqueradeAll, tableName: table)
-        for text in nodeIPs {
-            guard let ip = IPAddress(text) else { throw UsageError("--node-ip: \"\(text)\" is not an IP address") }
-            config.nodeIPs.append(ip)
-        }
-        for text in clusterCIDRs {
-            guard let cidr = CIDR(text) else { throw UsageError("--cluster-cidr: \"\(text)\" is not a CIDR (such as 10.244.0.0/16)") }
-            config.clusterCIDRs.append(cidr)
-        }
-        for text in nodePortAddresses {
-            guard let cidr = CIDR(text) else { throw UsageError("--nodeport-addresses: \"\(text)\" is not a CIDR") }
-            if cidr.prefixLength == cidr.family.bitWidth, cidr.address.isLoopback {
-                throw UsageError("--nodeport-addresses: \"\(text)\" is loopback; NodePorts on loopback are refused")
-            }
-            config.nodePortAddresses.append(cidr)
-        }
-        for text in serviceCIDRs.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
-            let trimmed = text.trimmingCharacters(in: .whitespaces)
-            guard let cidr = CIDR(trimmed) else {
-                throw UsageError("--service-cidr: \"\(trimmed)\" is not a CIDR (such as 10.96.0.0/12 or fd00:10:96::/112)")
-            }
-            if !config.serviceCIDRs.contains(cidr) { config.serviceCIDRs.append(cidr) }
-        }
-        if let nodeName, !KubernetesName.isDNSSubdomain(nodeName) {
-            throw UsageError("--node-name: \"\(nodeName)\" is not a valid node name")
-        }
-        guard NodeConfig.isValidTableName(table) else {
-            throw UsageError(
-                "--table: \"\(table)\" is not a usable table name (letters, digits, '-', '_', starting with a letter; not an nft keyword)")
-        }
-        return config
+        try flags(try configurationFile()).nodeConfig()
     }
-}
-
-/// A bad command-line value: exit 2 with the message.
-struct UsageError: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
 }

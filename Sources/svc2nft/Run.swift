@@ -16,17 +16,16 @@ struct Run: AsyncParsableCommand {
     @Option(help: "kubeconfig file (default: $KUBECONFIG, else the pod's service account).")
     var kubeconfig: String?
 
-    @Option(name: .customLong("hostname-override"), help: "This node's name (default: the hostname). --node-name is the same.")
-    var hostnameOverride: String?
+    @Option(name: .customLong("min-sync-period"), help: "Apply changes at most this often (Go duration; default 1s).")
+    var minSyncPeriod: String?
 
-    @Option(name: .customLong("min-sync-period"), help: "Apply changes at most this often (Go duration).")
-    var minSyncPeriod = "1s"
+    @Option(name: .customLong("sync-period"), help: "Read the kernel and repair drift at least this often (Go duration; default 30s).")
+    var syncPeriod: String?
 
-    @Option(name: .customLong("sync-period"), help: "Read the kernel and repair drift at least this often (Go duration).")
-    var syncPeriod = "30s"
-
-    @Option(name: .customLong("detect-local-mode"), help: "Pod traffic is from --cluster-cidr (ClusterCIDR) or this Node's podCIDRs (NodeCIDR).")
-    var detectLocalMode = DetectLocalMode.clusterCIDR.rawValue
+    @Option(
+        name: .customLong("detect-local-mode"),
+        help: "Pod traffic is from --cluster-cidr (ClusterCIDR, the default) or this Node's podCIDRs (NodeCIDR).")
+    var detectLocalMode: String?
 
     @Flag(name: .customLong("allow-empty"), help: "Apply a cluster without Services even where our tables hold rules.")
     var allowEmpty = false
@@ -37,18 +36,27 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: NodeOptions
 
     func run() async throws {
-        let settings = try settings()
+        let file: KubeProxyConfiguration?
+        do {
+            file = try options.configurationFile()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let settings = try settings(file)
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = verbosity >= 4 ? .trace : verbosity >= 2 ? .debug : .info
             return handler
         }
         let logger = Logger(label: "svc2nft")
+        if let file, !file.ignored.isEmpty {
+            logger.warning("--config: svc2nft ignores \(file.ignored.joined(separator: ", "))")
+        }
         let lock = Apply.lockNode()
         let client: APIClient
         let applier: Applier
         do {
-            let config = try KubeConfig.load(kubeconfig: kubeconfig)
+            let config = try KubeConfig.load(kubeconfig: kubeconfig ?? file?.kubeconfig)
             client = try APIClient(config: config)
             applier = Applier(transport: try MNLTransport())
             logger.info("node \(settings.nodeName); API server \(config.server.absoluteString) (\(config.source))")
@@ -64,21 +72,25 @@ struct Run: AsyncParsableCommand {
         withExtendedLifetime((lock, client)) { Foundation.exit(0) }
     }
 
-    /// The checked options; a bad one exits 2.
-    func settings() throws -> AgentSettings {
+    /// The checked options, filled from the configuration file; a bad one exits 2.
+    func settings(_ file: KubeProxyConfiguration?) throws -> AgentSettings {
         guard options.paths.isEmpty else {
             throw ValidationError("run reads the cluster from the API server; give no manifest files")
         }
+        var flags = options.flags(file)
+        let name = (flags.nodeName ?? Self.hostname()).lowercased()
+        flags.nodeName = name
         let node: NodeConfig
         do {
-            node = try options.nodeConfig()
+            node = try flags.nodeConfig()
         } catch {
             throw ValidationError("\(error)")
         }
-        let name = (hostnameOverride ?? options.nodeName ?? Self.hostname()).lowercased()
+        let minSyncPeriod = self.minSyncPeriod ?? file?.minSyncPeriod ?? "1s"
+        let syncPeriod = self.syncPeriod ?? file?.syncPeriod ?? "30s"
+        let detectLocalMode = self.detectLocalMode ?? file?.detectLocalMode ?? DetectLocalMode.clusterCIDR.rawValue
         guard KubernetesName.isDNSSubdomain(name) else { throw ValidationError("--hostname-override: \"\(name)\" is not a valid node name") }
         var settings = AgentSettings(nodeName: name, node: node)
-        settings.node.nodeName = name
         guard let minimum = GoDuration.parse(minSyncPeriod) else { throw ValidationError("--min-sync-period: \"\(minSyncPeriod)\" is not a duration (such as 1s)") }
         guard let period = GoDuration.parse(syncPeriod), period > .zero else { throw ValidationError("--sync-period: \"\(syncPeriod)\" is not a positive duration (such as 30s)") }
         guard let mode = DetectLocalMode(rawValue: detectLocalMode) else {
@@ -92,8 +104,8 @@ struct Run: AsyncParsableCommand {
     }
 
     static func hostname() -> String {
-        var buffer = [CChar](repeating: 0, count: 256)
+        var buffer = [UInt8](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count)
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }
 }
