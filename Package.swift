@@ -11,6 +11,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure Swift: manifests -> model -> rule graph -> nft text. No C.
@@ -23,12 +27,26 @@ let package = Package(
         ),
         // Rule graph -> one netlink batch -> kernel.
         .target(name: "Svc2NftNetlink", dependencies: ["Svc2NftCore", "CNftnl"]),
+        // kube-proxy's /healthz, /livez, Service health check ports and /metrics, over
+        // HTTP (SwiftNIO) and Prometheus text. No nft or netlink knowledge.
+        .target(
+            name: "Svc2NftHealth",
+            dependencies: [
+                "Svc2NftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // Golden-file and fixture helpers, for tests only.
         .target(name: "Svc2NftTestSupport", dependencies: ["Svc2NftCore"]),
         .executableTarget(
             name: "svc2nft",
             dependencies: [
-                "Svc2NftCore", "Svc2NftNetlink",
+                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // jemalloc (libjemalloc-dev) replaces glibc's malloc: a compile allocates and frees
@@ -39,6 +57,7 @@ let package = Package(
         .executableTarget(
             name: "svc2nft-bench", dependencies: ["Svc2NftCore", "Svc2NftNetlink"], linkerSettings: [.linkedLibrary("jemalloc")]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
+        .testTarget(name: "Svc2NftHealthTests", dependencies: ["Svc2NftCore", "Svc2NftHealth", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(
             name: "Svc2NftKernelTests",

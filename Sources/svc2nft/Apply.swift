@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Svc2NftCore
+import Svc2NftHealth
 import Svc2NftNetlink
 
 /// `svc2nft apply`: install the ruleset `compile` prints: to existing tables in one netlink
@@ -24,6 +25,8 @@ struct Apply: ParsableCommand {
     var syncDelay = 100
 
     @OptionGroup var options: NodeOptions
+
+    @OptionGroup(title: "With --follow: health and metrics") var health: HealthOptions
 
     /// Test-only: `SVC2NFT_TEST_FAULT_CHAIN=<chain>` adds a rule the kernel must refuse
     /// to that chain, to prove a refused batch changes nothing.
@@ -87,8 +90,19 @@ extension Apply {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
+        let agent: HealthAgent
+        do {
+            agent = try health.agent(node: node)
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(2)
+        }
         var follower = Follower(node: node, applier: Applier(transport: transport), delayMilliseconds: syncDelay)
-        throw ExitCode(follower.run(initial: objects))
+        follower.observer = agent
+        follower.fault = Self.fault
+        let status = follower.run(initial: objects)
+        agent.shutdown()
+        throw ExitCode(status)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Svc2NftCore
+import Svc2NftHealth
 import Svc2NftNetlink
 
 /// `apply --follow`: applies the input files, then reads changed objects from standard
@@ -19,6 +20,11 @@ struct Follower {
     /// The kernel may not hold what `lowering` last produced (first sync, or a sync
     /// failed): read it and apply in full.
     var needsFull = true
+    /// Health and metrics (`--healthz-bind-address`, `--metrics-bind-address`): told of
+    /// each change, skipped object and sync.
+    var observer: (any SyncObserver)? = nil
+    /// Test-only (`SVC2NFT_TEST_FAULT_CHAIN`): the kernel refuses syncs touching this chain.
+    var fault: GraphEncoder.Fault? = nil
 
     init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
         self.node = node
@@ -85,8 +91,11 @@ struct Follower {
 
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {
         do {
-            pending.formUnion(try store.apply(event))
+            let touched = try store.apply(event)
+            pending.formUnion(touched)
+            if !touched.isEmpty, let change = QueuedChange(event.object) { observer?.changeQueued(change) }
         } catch {
+            observer?.objectSkipped()
             if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
         }
     }
@@ -98,15 +107,21 @@ struct Follower {
         let touched = pending.count
         let changes = lowering.update(pending, from: store)
         pending = []
+        let full = needsFull
         do {
             let applied: Applied
-            let full = needsFull
             if needsFull {
-                applied = try applier.apply(lowering.graph())
+                applied = try applier.apply(lowering.graph(), fault: fault)
                 needsFull = false
             } else {
-                applied = try applier.apply(changes)
+                applied = try applier.apply(changes, fault: fault)
             }
+            let plan = applied.plan
+            observer?.synced(
+                SyncOutcome(
+                    full: full, duration: ContinuousClock.now - start, transactions: plan.batches.count, messages: plan.messageCount,
+                    bytes: plan.byteCount),
+                healthChecks: observer == nil ? [:] : ServiceHealthChecks.compute(store, node: node))
             let elapsed = (ContinuousClock.now - start).components
             Pipeline.printError(
                 "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
@@ -114,6 +129,7 @@ struct Follower {
                     + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
         } catch {
             needsFull = true
+            observer?.syncFailed(SyncOutcome(full: full, duration: ContinuousClock.now - start), kernelRefused: error.isKernelRefusal)
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
         }
     }

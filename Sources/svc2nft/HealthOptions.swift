@@ -1,0 +1,38 @@
+import ArgumentParser
+import Svc2NftCore
+import Svc2NftHealth
+
+/// Where the long-running commands (`apply --follow`, `run`) serve kube-proxy's health,
+/// load-balancer health checks and metrics; kube-proxy's flag names and defaults.
+struct HealthOptions: ParsableArguments {
+    @Option(
+        name: .customLong("healthz-bind-address"),
+        help: "Address and port for /healthz and /livez ('[::]:10256' for IPv6; '' or 0 disables).")
+    var healthzBindAddress = BindAddress.defaultHealthz
+
+    @Option(
+        name: .customLong("metrics-bind-address"),
+        help: "Address and port for /metrics in Prometheus text ('0.0.0.0:10249' for all interfaces; '' or 0 disables).")
+    var metricsBindAddress = BindAddress.defaultMetrics
+
+    @Option(
+        name: .customLong("healthz-timeout"),
+        help: "Seconds a change may wait for a successful sync before /healthz answers 503 (kube-proxy: twice its sync period).")
+    var healthzTimeout: Double = 60
+
+    /// Starts the servers that are not disabled; Service health check ports always follow
+    /// the Services, as in kube-proxy. Throws a message naming the bad option.
+    func agent(node: NodeConfig) throws(UsageError) -> HealthAgent {
+        guard healthzTimeout > 0, healthzTimeout.isFinite else { throw UsageError("--healthz-timeout: must be more than 0 seconds") }
+        let healthz: BindAddress, metrics: BindAddress
+        do throws(BindAddressError) {
+            healthz = try BindAddress(healthzBindAddress, flag: "--healthz-bind-address")
+            metrics = try BindAddress(metricsBindAddress, flag: "--metrics-bind-address")
+        } catch {
+            throw UsageError(error.description)
+        }
+        return HealthAgent(
+            HealthAgent.Configuration(
+                healthz: healthz, metrics: metrics, healthTimeout: .milliseconds(Int64(healthzTimeout * 1000)), node: node))
+    }
+}
