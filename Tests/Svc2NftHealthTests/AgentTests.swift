@@ -17,26 +17,10 @@ import Testing
         return try Command.run(curl, ["-s", "-i", "--max-time", "5", url]).stdout
     }
 
-    /// Every line of Prometheus text exposition format: a comment, or `name{labels} value`.
-    static func prometheusProblems(_ text: String) -> [String] {
-        let sample = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"]*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|[+-]Inf|NaN)$/
-        let comment = /^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$/
-        return text.split(separator: "\n").map(String.init).filter { line in
-            (try? sample.wholeMatch(in: line)) == nil && (try? comment.wholeMatch(in: line)) == nil
-        }
-    }
-
-    static func value(_ name: String, in text: String) -> Double? {
-        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
-            return Double(line.split(separator: " ").last!)
-        }
-        return nil
-    }
-
     @Test func metricsAreKubeProxysNamesInPrometheusTextAndMoveWithSyncs() {
         let metrics = AgentMetrics()
         let before = metrics.render()
-        #expect(Self.prometheusProblems(before) == [])
+        #expect(PrometheusText.problems(before) == [])
         for name in [
             "kubeproxy_sync_proxy_rules_duration_seconds", "kubeproxy_sync_full_proxy_rules_duration_seconds",
             "kubeproxy_sync_partial_proxy_rules_duration_seconds", "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
@@ -53,18 +37,18 @@ import Testing
             programmingLatencies: [0.3])
         metrics.syncFailed(SyncOutcome(full: true, duration: .milliseconds(5)), kernelRefused: true)
         let after = metrics.render()
-        #expect(Self.prometheusProblems(after) == [])
-        #expect(Self.value("kubeproxy_sync_proxy_rules_duration_seconds_count", in: after) == 2)
-        #expect(Self.value("kubeproxy_sync_partial_proxy_rules_duration_seconds_count", in: after) == 1)
-        #expect(Self.value("kubeproxy_sync_full_proxy_rules_duration_seconds_count", in: after) == 1)
-        #expect(Self.value("kubeproxy_sync_proxy_rules_endpoint_changes_total", in: after) == 1)
-        #expect(Self.value("kubeproxy_sync_proxy_rules_endpoint_changes_pending", in: after) == 0)
-        #expect(Self.value("kubeproxy_sync_proxy_rules_last_timestamp_seconds", in: after) == 1001)
-        #expect(Self.value("kubeproxy_network_programming_duration_seconds_count", in: after) == 1)
-        #expect(Self.value("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", in: after) == 1)
-        #expect(Self.value("svc2nft_kernel_refusals_total", in: after) == 1)
-        #expect(Self.value("svc2nft_sync_bytes_sent_total", in: after) == 900)
-        #expect(Self.value("svc2nft_sync_transactions_total", in: after) == 1)
+        #expect(PrometheusText.problems(after) == [])
+        #expect(PrometheusText.value("kubeproxy_sync_proxy_rules_duration_seconds_count", in: after) == 2)
+        #expect(PrometheusText.value("kubeproxy_sync_partial_proxy_rules_duration_seconds_count", in: after) == 1)
+        #expect(PrometheusText.value("kubeproxy_sync_full_proxy_rules_duration_seconds_count", in: after) == 1)
+        #expect(PrometheusText.value("kubeproxy_sync_proxy_rules_endpoint_changes_total", in: after) == 1)
+        #expect(PrometheusText.value("kubeproxy_sync_proxy_rules_endpoint_changes_pending", in: after) == 0)
+        #expect(PrometheusText.value("kubeproxy_sync_proxy_rules_last_timestamp_seconds", in: after) == 1001)
+        #expect(PrometheusText.value("kubeproxy_network_programming_duration_seconds_count", in: after) == 1)
+        #expect(PrometheusText.value("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", in: after) == 1)
+        #expect(PrometheusText.value("svc2nft_kernel_refusals_total", in: after) == 1)
+        #expect(PrometheusText.value("svc2nft_sync_bytes_sent_total", in: after) == 900)
+        #expect(PrometheusText.value("svc2nft_sync_transactions_total", in: after) == 1)
     }
 
     @Test func triggerTimeFromTheEndpointSliceAnnotation() throws {
