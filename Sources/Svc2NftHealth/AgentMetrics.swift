@@ -26,30 +26,56 @@ public final class AgentMetrics: Sendable {
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
         let r = registry
-        syncDuration = r.makeValueHistogram(descriptor: Self.named("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds"), buckets: Self.syncBuckets)
-        syncFullDuration = r.makeValueHistogram(descriptor: Self.named("kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs"), buckets: Self.syncBuckets)
-        syncPartialDuration = r.makeValueHistogram(descriptor: Self.named("kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs"), buckets: Self.syncBuckets)
-        networkProgramming = r.makeValueHistogram(descriptor: Self.named("kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds"), buckets: Self.programmingBuckets)
-        lastSyncTimestamp = r.makeGauge(descriptor: Self.named("kubeproxy_sync_proxy_rules_last_timestamp_seconds", "The last time proxy rules were successfully synced"))
-        lastQueuedTimestamp = r.makeGauge(descriptor: Self.named("kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued"))
-        endpointChangesPending = r.makeGauge(descriptor: Self.named("kubeproxy_sync_proxy_rules_endpoint_changes_pending", "Pending proxy rules Endpoint changes"))
-        serviceChangesPending = r.makeGauge(descriptor: Self.named("kubeproxy_sync_proxy_rules_service_changes_pending", "Pending proxy rules Service changes"))
-        endpointChangesTotal = r.makeCounter(descriptor: Self.named("kubeproxy_sync_proxy_rules_endpoint_changes_total", "Cumulative proxy rules Endpoint changes"))
-        serviceChangesTotal = r.makeCounter(descriptor: Self.named("kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes"))
-        syncFailures = r.makeCounter(descriptor: Self.named("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "Cumulative proxy nftables sync failures"))
+        syncDuration = r.makeValueHistogram(
+            descriptor: Self.named("kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds"),
+            buckets: Self.syncBuckets)
+        syncFullDuration = r.makeValueHistogram(
+            descriptor: Self.named(
+                "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs"),
+            buckets: Self.syncBuckets)
+        syncPartialDuration = r.makeValueHistogram(
+            descriptor: Self.named(
+                "kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs"),
+            buckets: Self.syncBuckets)
+        networkProgramming = r.makeValueHistogram(
+            descriptor: Self.named("kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds"),
+            buckets: Self.programmingBuckets)
+        lastSyncTimestamp = r.makeGauge(
+            descriptor: Self.named(
+                "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "The last time proxy rules were successfully synced"))
+        lastQueuedTimestamp = r.makeGauge(
+            descriptor: Self.named(
+                "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "The last time a sync of proxy rules was queued"))
+        endpointChangesPending = r.makeGauge(
+            descriptor: Self.named("kubeproxy_sync_proxy_rules_endpoint_changes_pending", "Pending proxy rules Endpoint changes"))
+        serviceChangesPending = r.makeGauge(
+            descriptor: Self.named("kubeproxy_sync_proxy_rules_service_changes_pending", "Pending proxy rules Service changes"))
+        endpointChangesTotal = r.makeCounter(
+            descriptor: Self.named("kubeproxy_sync_proxy_rules_endpoint_changes_total", "Cumulative proxy rules Endpoint changes"))
+        serviceChangesTotal = r.makeCounter(
+            descriptor: Self.named("kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes"))
+        syncFailures = r.makeCounter(
+            descriptor: Self.named("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "Cumulative proxy nftables sync failures"))
         let healthz = "kubeproxy_proxy_healthz_total", livez = "kubeproxy_proxy_livez_total"
         healthz200 = r.makeCounter(descriptor: Self.named(healthz, "Cumulative proxy healthz HTTP status"), labels: [("code", "200")])
         healthz503 = r.makeCounter(descriptor: Self.named(healthz, "Cumulative proxy healthz HTTP status"), labels: [("code", "503")])
         livez200 = r.makeCounter(descriptor: Self.named(livez, "Cumulative proxy livez HTTP status"), labels: [("code", "200")])
         livez503 = r.makeCounter(descriptor: Self.named(livez, "Cumulative proxy livez HTTP status"), labels: [("code", "503")])
 
-        transactions = r.makeCounter(descriptor: Self.named("svc2nft_sync_transactions_total", "Netlink transactions committed by successful syncs"))
+        transactions = r.makeCounter(
+            descriptor: Self.named("svc2nft_sync_transactions_total", "Netlink transactions committed by successful syncs"))
         bytesSent = r.makeCounter(descriptor: Self.named("svc2nft_sync_bytes_sent_total", "Netlink bytes sent by successful syncs"))
-        messagesSent = r.makeCounter(descriptor: Self.named("svc2nft_sync_messages_sent_total", "Netlink messages sent by successful syncs"))
-        kernelRefusals = r.makeCounter(descriptor: Self.named("svc2nft_kernel_refusals_total", "Syncs the kernel refused (nothing of such a transaction is applied)"))
-        objectsSkipped = r.makeCounter(descriptor: Self.named("svc2nft_objects_skipped_total", "Objects skipped as invalid (their previous version stays)"))
-        healthCheckBindFailures = r.makeCounter(descriptor: Self.named("svc2nft_service_health_check_bind_failures_total", "Service health check ports that could not be opened"))
-        healthCheckPorts = r.makeGauge(descriptor: Self.named("svc2nft_service_health_check_ports", "Service health check ports open on this node"))
+        messagesSent = r.makeCounter(
+            descriptor: Self.named("svc2nft_sync_messages_sent_total", "Netlink messages sent by successful syncs"))
+        kernelRefusals = r.makeCounter(
+            descriptor: Self.named("svc2nft_kernel_refusals_total", "Syncs the kernel refused (nothing of such a transaction is applied)"))
+        objectsSkipped = r.makeCounter(
+            descriptor: Self.named("svc2nft_objects_skipped_total", "Objects skipped as invalid (their previous version stays)"))
+        healthCheckBindFailures = r.makeCounter(
+            descriptor: Self.named(
+                "svc2nft_service_health_check_bind_failures_total", "Service health check ports that could not be opened"))
+        healthCheckPorts = r.makeGauge(
+            descriptor: Self.named("svc2nft_service_health_check_ports", "Service health check ports open on this node"))
     }
 
     /// A full name with its help text (no namespace or unit parts: the names are kube-proxy's as they are).

@@ -29,7 +29,8 @@ public struct HealthInstant: Sendable, Equatable {
         let days = seconds.floorDiv(86_400)
         let secondOfDay = seconds - days * 86_400
         let (y, m, d) = civil(fromDays: days)
-        var text = "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
+        var text =
+            "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2)) \(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):\(pad(secondOfDay % 60, 2))"
         if nanos != 0 {
             var fraction = pad(nanos, 9)
             while fraction.hasSuffix("0") { fraction.removeLast() }

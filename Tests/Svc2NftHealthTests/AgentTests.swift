@@ -85,7 +85,8 @@ import Testing
     @Test func aHealthCheckPortThatIsTakenIsRetriedUntilFree() throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { try? group.syncShutdownGracefully() }
-        let squatter = try HTTPListener.bind(host: "127.0.0.1", port: 0, group: group) { _ in HTTPReply(status: 418, headers: [:], body: "") }
+        let squatter = try HTTPListener.bind(host: "127.0.0.1", port: 0, group: group) { _ in HTTPReply(status: 418, headers: [:], body: "")
+        }
         let port = UInt16(squatter.port)
         let server = ServiceHealthServer(
             hosts: ["127.0.0.1"], group: group, proxy: ProxyHealth(), logger: Logger(label: "test"), metrics: nil)

@@ -114,7 +114,8 @@ final class ManualClock: Sendable {
         #expect(up.headers == ["Content-Type": "application/json", "X-Content-Type-Options": "nosniff"])
         #expect(
             up.body
-                == "{\n\t\"service\": {\n\t\t\"namespace\": \"web\",\n\t\t\"name\": \"app\"\n\t},\n\t\"localEndpoints\": 2,\n\t\"serviceProxyHealthy\": true\n}")
+                == "{\n\t\"service\": {\n\t\t\"namespace\": \"web\",\n\t\t\"name\": \"app\"\n\t},\n\t\"localEndpoints\": 2,\n\t\"serviceProxyHealthy\": true\n}"
+        )
         #expect(HealthResponses.service(id, localEndpoints: 0, proxyHealthy: true).status == 503)
         let late = HealthResponses.service(id, localEndpoints: 3, proxyHealthy: false)
         #expect(late.status == 503)

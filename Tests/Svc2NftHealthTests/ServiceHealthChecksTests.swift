@@ -19,12 +19,15 @@ import Testing
             source: Location(file: "f", path: "", object: "ns/\(name)"))
     }
 
-    static func slice(_ service: String, _ endpoints: [(String, String?, Bool, Bool)], ports: [String] = ["http", "https"]) -> EndpointSlice {
+    static func slice(_ service: String, _ endpoints: [(String, String?, Bool, Bool)], ports: [String] = ["http", "https"]) -> EndpointSlice
+    {
         EndpointSlice(
             name: "\(service)-1", service: ServiceID(namespace: "ns", name: service), family: .v4,
             ports: ports.enumerated().map { EndpointPort(name: $1, protocol: .tcp, port: UInt16(8080 + $0)) },
             endpoints: endpoints.map { ip, node, ready, terminating in
-                Endpoint(address: IPAddress(ip)!, ready: ready, serving: ready || terminating, terminating: terminating, nodeName: node, zoneHints: [])
+                Endpoint(
+                    address: IPAddress(ip)!, ready: ready, serving: ready || terminating, terminating: terminating, nodeName: node,
+                    zoneHints: [])
             },
             source: Location(file: "f", path: "", object: "ns/\(service)-1"))
     }

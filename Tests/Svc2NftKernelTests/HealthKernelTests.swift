@@ -53,7 +53,8 @@ import Testing
             directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-health-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let input = directory.appendingPathComponent("input.json")
-            try ("{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\(HealthKernelTests.app), "
+            try
+                ("{\"apiVersion\": \"v1\", \"kind\": \"List\", \"items\": [\(HealthKernelTests.app), "
                 + "\(HealthKernelTests.slice("app", readyA: true, readyB: false))]}").write(to: input, atomically: true, encoding: .utf8)
             lb = try NetworkNamespace("lb")
             try Self.sh(lb, "ip link set lo up")
@@ -62,11 +63,15 @@ import Testing
                 nodes.append(node)
                 try Self.sh(lb, "ip link add lb\(index) type veth peer name eth0 netns \(node.name)")
                 try Self.sh(lb, "ip addr add \(lbIP)/24 dev lb\(index) && ip link set lb\(index) up")
-                try Self.sh(node, "ip link set lo up && ip addr add \(ip)/24 dev eth0 && ip link set eth0 up && ip addr add \(pod)/32 dev lo")
+                try Self.sh(
+                    node, "ip link set lo up && ip addr add \(ip)/24 dev eth0 && ip link set eth0 up && ip addr add \(pod)/32 dev lo")
                 servers.append(
                     try BackgroundProcess(
-                        [Command.which("ip")!, "netns", "exec", node.name, Command.which("python3")!, TestBed.script, "serve", "--listen",
-                        "\(pod),8080,tcp"]))
+                        [
+                            Command.which("ip")!, "netns", "exec", node.name, Command.which("python3")!, TestBed.script, "serve",
+                            "--listen",
+                            "\(pod),8080,tcp",
+                        ]))
                 followers.append(
                     try BackgroundProcess(
                         [
@@ -119,8 +124,10 @@ import Testing
 
         /// The load balancer: probe, then 20 connections to the nodes that answered 200.
         func poll() throws -> Poll {
-            var argv = [Command.which("python3")!, HealthKernelTests.poller, "--health-port", "\(HealthKernelTests.healthPort)",
-                "--service-port", "\(HealthKernelTests.nodePort)"]
+            var argv = [
+                Command.which("python3")!, HealthKernelTests.poller, "--health-port", "\(HealthKernelTests.healthPort)",
+                "--service-port", "\(HealthKernelTests.nodePort)",
+            ]
             for node in HealthKernelTests.nodes { argv += ["--node", node.1] }
             let result = try lb.run(argv)
             guard result.status == 0 else { throw BedError("poller: \(result.stderr)") }
@@ -155,8 +162,12 @@ import Testing
             poll.connections.allSatisfy { $0.reply?.hasPrefix("\(Self.nodes[0].2):8080 ") == true }, "every connection succeeds: \(poll)")
         let body = try #require(poll.health[Self.nodes[0].1]?.body)
         #expect(
-            body == "{\n\t\"service\": {\n\t\t\"namespace\": \"web\",\n\t\t\"name\": \"app\"\n\t},\n\t\"localEndpoints\": 1,\n\t\"serviceProxyHealthy\": true\n}")
-        #expect(try cluster.get("http://\(Self.nodes[1].1):10256/healthz").status == 200, "node-b's proxy is healthy, only the Service is not here")
+            body
+                == "{\n\t\"service\": {\n\t\t\"namespace\": \"web\",\n\t\t\"name\": \"app\"\n\t},\n\t\"localEndpoints\": 1,\n\t\"serviceProxyHealthy\": true\n}"
+        )
+        #expect(
+            try cluster.get("http://\(Self.nodes[1].1):10256/healthz").status == 200,
+            "node-b's proxy is healthy, only the Service is not here")
 
         let before = try metrics(cluster)
         #expect(PrometheusText.problems(before) == [], "\(before)")
@@ -183,7 +194,9 @@ import Testing
         #expect(
             (PrometheusText.value("kubeproxy_sync_proxy_rules_last_timestamp_seconds", in: after) ?? 0)
                 > (PrometheusText.value("kubeproxy_sync_proxy_rules_last_timestamp_seconds", in: before) ?? 0))
-        #expect((PrometheusText.value("svc2nft_sync_bytes_sent_total", in: after) ?? 0) > (PrometheusText.value("svc2nft_sync_bytes_sent_total", in: before) ?? 0))
+        #expect(
+            (PrometheusText.value("svc2nft_sync_bytes_sent_total", in: after) ?? 0)
+                > (PrometheusText.value("svc2nft_sync_bytes_sent_total", in: before) ?? 0))
 
         cluster.send(Self.event("DELETED", Self.app))
         #expect(
