@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -117,10 +118,15 @@ public final class ServiceHealthServer: Sendable {
         var listeners: [HTTPListener] = []
         do {
             for host in hosts {
-                listeners.append(
-                    try HTTPListener.bind(host: host, port: Int(port), group: group) { [weak self] _ in
-                        self?.reply(id) ?? HTTPReply(status: 200, headers: [:], body: "")
-                    })
+                let respond: @Sendable (HTTPRequest) -> HTTPReply = { [weak self] _ in
+                    self?.reply(id) ?? HTTPReply(status: 200, headers: [:], body: "")
+                }
+                do {
+                    listeners.append(try HTTPListener.bind(host: host, port: Int(port), group: group, respond: respond))
+                } catch let error as IOError where host == "::" && error.errnoCode == EAFNOSUPPORT {
+                    // A kernel without IPv6: every IPv4 address, as Go falls back to.
+                    listeners.append(try HTTPListener.bind(host: "0.0.0.0", port: Int(port), group: group, respond: respond))
+                }
             }
         } catch {
             listeners.forEach { $0.close() }

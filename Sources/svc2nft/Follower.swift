@@ -90,6 +90,8 @@ struct Follower {
     }
 
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {
+        // Parsed once: the store and the observer both read the tree.
+        let event = ObjectEvent(change: event.change, object: event.object.parsed)
         do {
             let touched = try store.apply(event)
             pending.formUnion(touched)

@@ -7,12 +7,13 @@ import Svc2NftHealth
 struct HealthOptions: ParsableArguments {
     @Option(
         name: .customLong("healthz-bind-address"),
-        help: "Address and port for /healthz and /livez ('[::]:10256' for IPv6; '' or 0 disables).")
+        help: "IP and port for /healthz and /livez ('[::]:10256' for IPv6; an IP alone: port 10256; '' or 0 disables).")
     var healthzBindAddress = BindAddress.defaultHealthz
 
     @Option(
         name: .customLong("metrics-bind-address"),
-        help: "Address and port for /metrics in Prometheus text ('0.0.0.0:10249' for all interfaces; '' or 0 disables).")
+        help: "IP and port for /metrics in Prometheus text ('0.0.0.0:10249' for all interfaces; an IP alone: port 10249; '' or 0 disables)."
+    )
     var metricsBindAddress = BindAddress.defaultMetrics
 
     @Option(
@@ -26,8 +27,8 @@ struct HealthOptions: ParsableArguments {
         guard healthzTimeout > 0, healthzTimeout.isFinite else { throw UsageError("--healthz-timeout: must be more than 0 seconds") }
         let healthz: BindAddress, metrics: BindAddress
         do throws(BindAddressError) {
-            healthz = try BindAddress(healthzBindAddress, flag: "--healthz-bind-address")
-            metrics = try BindAddress(metricsBindAddress, flag: "--metrics-bind-address")
+            healthz = try BindAddress(healthzBindAddress, defaultPort: BindAddress.healthzPort, flag: "--healthz-bind-address")
+            metrics = try BindAddress(metricsBindAddress, defaultPort: BindAddress.metricsPort, flag: "--metrics-bind-address")
         } catch {
             throw UsageError(error.description)
         }

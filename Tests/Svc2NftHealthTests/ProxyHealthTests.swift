@@ -123,16 +123,19 @@ final class ManualClock: Sendable {
     }
 
     @Test func bindAddresses() throws {
-        #expect(try BindAddress("", flag: "--x") == .disabled)
-        #expect(try BindAddress("0", flag: "--x") == .disabled)
-        #expect(try BindAddress("0.0.0.0:10256", flag: "--x") == .address(host: "0.0.0.0", port: 10256))
-        #expect(try BindAddress("[::]:10256", flag: "--x") == .address(host: "::", port: 10256))
-        #expect(try BindAddress("[fd00::1]:9", flag: "--x").description == "[fd00::1]:9")
-        for bad in ["10256", ":10256", "::1:10256", "host:0", "host:70000", "[::1]", "[::1]10256", "host:port"] {
-            #expect(throws: BindAddressError(flag: "--x", text: bad)) { try BindAddress(bad, flag: "--x") }
+        #expect(try BindAddress("", defaultPort: 1, flag: "--x") == .disabled)
+        #expect(try BindAddress("0", defaultPort: 1, flag: "--x") == .disabled)
+        #expect(try BindAddress("0.0.0.0:10256", defaultPort: 1, flag: "--x") == .address(host: "0.0.0.0", port: 10256))
+        #expect(try BindAddress("[::]:10256", defaultPort: 1, flag: "--x") == .address(host: "::", port: 10256))
+        #expect(try BindAddress("[fd00::1]:9", defaultPort: 1, flag: "--x").description == "[fd00::1]:9")
+        #expect(try BindAddress("127.0.0.1", defaultPort: 10249, flag: "--x") == .address(host: "127.0.0.1", port: 10249))
+        #expect(try BindAddress("::", defaultPort: 10256, flag: "--x") == .address(host: "::", port: 10256))
+        for bad in ["10256", ":10256", "::1:10256", "1.2.3.4:0", "1.2.3.4:70000", "[::1]", "[::1]10256", "localhost:10256", "1.2.3.4:port"]
+        {
+            #expect(throws: BindAddressError(flag: "--x", text: bad)) { try BindAddress(bad, defaultPort: 1, flag: "--x") }
         }
         #expect(
             BindAddressError(flag: "--metrics-bind-address", text: "x").description
-                == "--metrics-bind-address: \"x\" is not an address and port (such as 0.0.0.0:10256 or [::]:10256; \"\" or 0 disables)")
+                == "--metrics-bind-address: \"x\" is not an IP address and port (such as 0.0.0.0:10256 or [::]:10256; \"\" or 0 disables)")
     }
 }
