@@ -19,6 +19,7 @@ public protocol SyncObserver: AnyObject, Sendable {
 
 /// One change to the store, as metrics count it.
 public struct QueuedChange: Sendable, Equatable {
+    /// Which kube-proxy change counter it moves: Services, or endpoints (EndpointSlice, Endpoints).
     public enum Kind: Sendable, Equatable { case service, endpoints }
     public let kind: Kind
     /// `namespace/name` of the changed object, so pending changes count distinct objects.
