@@ -198,6 +198,10 @@ import Testing
             (PrometheusText.value("svc2nft_sync_bytes_sent_total", in: after) ?? 0)
                 > (PrometheusText.value("svc2nft_sync_bytes_sent_total", in: before) ?? 0))
 
+        cluster.send(Self.event("MODIFIED", Self.slice("app", readyA: true, readyB: false)))
+        #expect(try cluster.waitFor { try healthStatuses(cluster) == [200, 503] }, "and back to node-a\n\(cluster.logs)")
+        #expect(try cluster.poll().connections.allSatisfy { $0.reply?.hasPrefix("\(Self.nodes[0].2):8080 ") == true })
+
         cluster.send(Self.event("DELETED", Self.app))
         #expect(
             try cluster.waitFor { try healthStatuses(cluster) == [0, 0] },
