@@ -88,6 +88,12 @@ public final class HealthAgent: SyncObserver {
         proxyHealth.syncNode(deleting: deleting, taintKeys: taintKeys)
     }
 
+    /// The same from the Node object itself (`kubectl get node NAME -o json`, or a watch
+    /// event's object).
+    public func syncNode(_ node: RawObject) {
+        proxyHealth.syncNode(node)
+    }
+
     public func changeQueued(_ change: QueuedChange) {
         let counts = pending.withLockedValue { pending in
             switch change.kind {

@@ -1,4 +1,5 @@
 import NIOConcurrencyHelpers
+import Svc2NftCore
 
 /// kube-proxy's `ProxyHealthServer` state (pkg/proxy/healthcheck/proxy_health.go): when
 /// a change was first queued and not yet synced, when the last sync succeeded, and
@@ -58,6 +59,24 @@ public final class ProxyHealth: Sendable {
     /// `spec.taints[].key`.
     public func syncNode(deleting: Bool, taintKeys: [String]) {
         setNodeEligible(Self.isEligible(deleting: deleting, taintKeys: taintKeys))
+    }
+
+    /// `syncNode` from a Node object as the API returns it (watch event objects included).
+    public func syncNode(_ node: RawObject) {
+        let (deleting, taintKeys) = Self.deletionSigns(of: node)
+        syncNode(deleting: deleting, taintKeys: taintKeys)
+    }
+
+    /// A Node's `metadata.deletionTimestamp` (set: being deleted) and `spec.taints[].key`.
+    public static func deletionSigns(of node: RawObject) -> (deleting: Bool, taintKeys: [String]) {
+        let value = node.value
+        var deleting = false
+        if case .string(let stamp)? = value["metadata"]?["deletionTimestamp"], !stamp.isEmpty { deleting = true }
+        var keys: [String] = []
+        if case .array(let taints)? = value["spec"]?["taints"] {
+            for taint in taints { if case .string(let key)? = taint["key"] { keys.append(key) } }
+        }
+        return (deleting, keys)
     }
 
     public func setNodeEligible(_ eligible: Bool) {

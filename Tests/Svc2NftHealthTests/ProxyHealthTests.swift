@@ -62,6 +62,23 @@ final class ManualClock: Sendable {
         #expect(health.isHealthy, "Service health checks use the proxier's health alone")
     }
 
+    @Test func nodeEligibilityFromTheNodeObject() throws {
+        func node(_ json: String) throws -> RawObject { try ManifestReader.parse(Array(json.utf8), file: "node.json")[0] }
+        let health = self.health
+        health.syncNode(
+            try node(#"{"kind": "Node", "metadata": {"name": "node-a"}, "spec": {"taints": [{"key": "a", "effect": "NoSchedule"}]}}"#))
+        #expect(health.status().nodeEligible)
+        health.syncNode(
+            try node(
+                #"{"kind": "Node", "metadata": {"name": "node-a"}, "spec": {"taints": [{"key": "ToBeDeletedByClusterAutoscaler", "value": "1700000000", "effect": "NoSchedule"}]}}"#
+            ))
+        #expect(!health.status().nodeEligible)
+        health.syncNode(try node(#"{"kind": "Node", "metadata": {"name": "node-a"}}"#))
+        #expect(health.status().nodeEligible, "eligible again once the taint is gone")
+        health.syncNode(try node(#"{"kind": "Node", "metadata": {"name": "node-a", "deletionTimestamp": "2026-12-05T03:00:00Z"}}"#))
+        #expect(!health.status().nodeEligible)
+    }
+
     @Test func goTimeStrings() {
         #expect(HealthInstant.goWallString(0) == "1970-01-01 00:00:00 +0000 UTC")
         #expect(HealthInstant.goWallString(1_700_000_000_123_000_000) == "2023-11-14 22:13:20.123 +0000 UTC")
