@@ -1,4 +1,5 @@
 import Prometheus
+import Svc2NftCore
 
 /// The agent's Prometheus metrics: kube-proxy's names, types, help texts and buckets
 /// (pkg/proxy/metrics/metrics.go), plus svc2nft's own under `svc2nft_`. Rendered as
@@ -16,6 +17,7 @@ public final class AgentMetrics: Sendable {
     // svc2nft's.
     let transactions, bytesSent, messagesSent, kernelRefusals, objectsSkipped, healthCheckBindFailures: Counter
     let healthCheckPorts: Gauge
+    let noLocalInternal, noLocalExternal: Gauge
 
     /// Each sync's time: 1 ms to about 16 s, doubling (kube-proxy's ExponentialBuckets(0.001, 2, 15)).
     static let syncBuckets = (0..<15).map { 0.001 * Double(1 << $0) }
@@ -56,6 +58,10 @@ public final class AgentMetrics: Sendable {
             descriptor: Self.named("kubeproxy_sync_proxy_rules_service_changes_total", "Cumulative proxy rules Service changes"))
         syncFailures = r.makeCounter(
             descriptor: Self.named("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "Cumulative proxy nftables sync failures"))
+        let noLocal = Self.named(
+            "kubeproxy_sync_proxy_rules_no_local_endpoints_total", "Number of services with a Local traffic policy and no endpoints")
+        noLocalInternal = r.makeGauge(descriptor: noLocal, labels: [("traffic_policy", "internal")])
+        noLocalExternal = r.makeGauge(descriptor: noLocal, labels: [("traffic_policy", "external")])
         let healthz = "kubeproxy_proxy_healthz_total", livez = "kubeproxy_proxy_livez_total"
         healthz200 = r.makeCounter(descriptor: Self.named(healthz, "Cumulative proxy healthz HTTP status"), labels: [("code", "200")])
         healthz503 = r.makeCounter(descriptor: Self.named(healthz, "Cumulative proxy healthz HTTP status"), labels: [("code", "503")])
@@ -104,7 +110,11 @@ public final class AgentMetrics: Sendable {
         endpointChangesPending.set(Int64(0))
     }
 
-    func synced(_ sync: SyncOutcome, at unixSeconds: Double, programmingLatencies: [Double]) {
+    func synced(
+        _ sync: SyncOutcome, at unixSeconds: Double, programmingLatencies: [Double], noLocalEndpoints: NoLocalEndpoints = NoLocalEndpoints()
+    ) {
+        noLocalInternal.set(Int64(noLocalEndpoints.internal))
+        noLocalExternal.set(Int64(noLocalEndpoints.external))
         syncAttempted(sync)
         transactions.increment(by: Int64(sync.transactions))
         bytesSent.increment(by: Int64(sync.bytes))

@@ -112,7 +112,7 @@ public final class HealthAgent: SyncObserver {
         metrics.objectsSkipped.increment()
     }
 
-    public func synced(_ sync: SyncOutcome, healthChecks: [ServiceID: ServiceHealthCheck]) {
+    public func synced(_ sync: SyncOutcome, healthChecks: [ServiceID: ServiceHealthCheck], noLocalEndpoints: NoLocalEndpoints) {
         let triggers = pending.withLockedValue { pending in
             defer { pending = Pending() }
             return pending.triggerTimes
@@ -120,7 +120,8 @@ public final class HealthAgent: SyncObserver {
         let now = clock.unixSeconds
         proxyHealth.updated()
         metrics.synced(
-            sync, at: now, programmingLatencies: triggers.map { now - $0.timeIntervalSince1970 }.filter { $0 >= 0 })
+            sync, at: now, programmingLatencies: triggers.map { now - $0.timeIntervalSince1970 }.filter { $0 >= 0 },
+            noLocalEndpoints: noLocalEndpoints)
         serviceHealth.sync(healthChecks)
     }
 

@@ -10,9 +10,10 @@ public protocol SyncObserver: AnyObject, Sendable {
     func changeQueued(_ change: QueuedChange)
     /// An object was invalid and skipped (its previous version stays).
     func objectSkipped()
-    /// The kernel holds the new rules; `healthChecks` are the Services that need a health
-    /// check port now (`ServiceHealthChecks.compute` of the store just synced).
-    func synced(_ sync: SyncOutcome, healthChecks: [ServiceID: ServiceHealthCheck])
+    /// The kernel holds the new rules. Of the store just synced: `healthChecks`, the
+    /// Services that need a health check port now (`ServiceHealthChecks.compute`), and
+    /// `noLocalEndpoints` (`NoLocalEndpoints(store, node:)`).
+    func synced(_ sync: SyncOutcome, healthChecks: [ServiceID: ServiceHealthCheck], noLocalEndpoints: NoLocalEndpoints)
     /// The sync failed and changed nothing; `kernelRefused` when the kernel refused the batch.
     func syncFailed(_ sync: SyncOutcome, kernelRefused: Bool)
 }

@@ -123,7 +123,8 @@ struct Follower {
                 SyncOutcome(
                     full: full, duration: ContinuousClock.now - start, transactions: plan.batches.count, messages: plan.messageCount,
                     bytes: plan.byteCount),
-                healthChecks: observer == nil ? [:] : ServiceHealthChecks.compute(store, node: node))
+                healthChecks: observer == nil ? [:] : ServiceHealthChecks.compute(store, node: node),
+                noLocalEndpoints: observer == nil ? NoLocalEndpoints() : NoLocalEndpoints(store, node: node))
             let elapsed = (ContinuousClock.now - start).components
             Pipeline.printError(
                 "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"

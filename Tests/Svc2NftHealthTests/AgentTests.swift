@@ -34,7 +34,7 @@ import Testing
         metrics.changeQueued(QueuedChange(kind: .endpoints, object: "a", triggerTime: nil), pending: (0, 1), at: 1000)
         metrics.synced(
             SyncOutcome(full: false, duration: .milliseconds(3), transactions: 1, messages: 7, bytes: 900), at: 1001,
-            programmingLatencies: [0.3])
+            programmingLatencies: [0.3], noLocalEndpoints: NoLocalEndpoints(internal: 2, external: 1))
         metrics.syncFailed(SyncOutcome(full: true, duration: .milliseconds(5)), kernelRefused: true)
         let after = metrics.render()
         #expect(PrometheusText.problems(after) == [])
@@ -47,6 +47,8 @@ import Testing
         #expect(PrometheusText.value("kubeproxy_network_programming_duration_seconds_count", in: after) == 1)
         #expect(PrometheusText.value("kubeproxy_sync_proxy_rules_nftables_sync_failures_total", in: after) == 1)
         #expect(PrometheusText.value("svc2nft_kernel_refusals_total", in: after) == 1)
+        #expect(PrometheusText.value(#"kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="internal"}"#, in: after) == 2)
+        #expect(PrometheusText.value(#"kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="external"}"#, in: after) == 1)
         #expect(PrometheusText.value("svc2nft_sync_bytes_sent_total", in: after) == 900)
         #expect(PrometheusText.value("svc2nft_sync_transactions_total", in: after) == 1)
     }

@@ -67,4 +67,19 @@ import Testing
         #expect(ServiceHealthChecks.compute(cluster, node: NodeConfig())[id]?.localEndpoints == 0)
         #expect(ServiceHealthChecks.compute(cluster, node: Self.node)[id]?.localEndpoints == 1)
     }
+
+    @Test func noLocalEndpointsCountsLocalPolicyPortsThatDropTraffic() {
+        let app = ServiceID(namespace: "ns", name: "app"), none = ServiceID(namespace: "ns", name: "none")
+        let remote = ServiceID(namespace: "ns", name: "remote")
+        let cluster = Cluster(
+            services: [Self.service("app"), Self.service("remote"), Self.service("none"), Self.service("cluster", policy: .cluster)],
+            slices: [
+                app: [Self.slice("app", [("10.244.1.1", "node-a", true, false)])],
+                remote: [Self.slice("remote", [("10.244.2.1", "node-b", true, false)])],
+                none: [Self.slice("none", [])],
+            ])
+        #expect(
+            NoLocalEndpoints(cluster, node: Self.node) == NoLocalEndpoints(internal: 0, external: 2),
+            "remote's two ports drop external traffic here; a Service without endpoints rejects instead; Cluster policy never counts")
+    }
 }

@@ -191,6 +191,7 @@ import Testing
         moved("kubeproxy_sync_full_proxy_rules_duration_seconds_count", by: 0)
         moved("svc2nft_sync_transactions_total", by: 1)
         moved("kubeproxy_network_programming_duration_seconds_count", by: 1)
+        moved(#"kubeproxy_sync_proxy_rules_no_local_endpoints_total{traffic_policy="external"}"#, by: 1)
         #expect(
             (PrometheusText.value("kubeproxy_sync_proxy_rules_last_timestamp_seconds", in: after) ?? 0)
                 > (PrometheusText.value("kubeproxy_sync_proxy_rules_last_timestamp_seconds", in: before) ?? 0))
