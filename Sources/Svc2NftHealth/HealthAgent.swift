@@ -52,14 +52,16 @@ public final class HealthAgent: SyncObserver {
         let metrics = AgentMetrics()
         proxyHealth = health
         self.metrics = metrics
-        var hosts = ServiceHealthServer.hosts(for: configuration.node)
-        if hosts == nil {
-            logger.error(
-                "no --node-ip inside --nodeport-addresses; health check ports listen on all addresses",
-                metadata: ["nodeport-addresses": "\(configuration.node.nodePortAddresses)"])
-            hosts = ["::"]
-        }
-        serviceHealth = ServiceHealthServer(hosts: hosts!, group: group, proxy: health, logger: logger, metrics: metrics)
+        let hosts =
+            ServiceHealthServer.hosts(for: configuration.node)
+            ?? {
+                // kube-proxy too listens on every address when it finds none to match.
+                logger.error(
+                    "no --node-ip inside --nodeport-addresses; health check ports listen on all addresses",
+                    metadata: ["nodeport-addresses": "\(configuration.node.nodePortAddresses)"])
+                return ["::"]
+            }()
+        serviceHealth = ServiceHealthServer(hosts: hosts, group: group, proxy: health, logger: logger, metrics: metrics)
         if case .address(let host, let port) = configuration.healthz {
             healthzListener = RetryingListener(name: "healthz", host: host, port: port, group: group, logger: logger) {
                 HealthServer.reply($0, health: health, metrics: metrics)
