@@ -11,10 +11,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
-        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
-        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure Swift: manifests -> model -> rule graph -> nft text. No C.
@@ -37,17 +39,45 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
-        // Golden-file and fixture helpers, for tests only.
-        .target(name: "Svc2NftTestSupport", dependencies: ["Svc2NftCore"]),
+        // The Kubernetes API: where it is (kubeconfig, in-cluster), paged lists and watches.
+        .target(
+            name: "Svc2NftKube",
+            dependencies: [
+                "Svc2NftCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        // The node agent: API watches -> store -> debounced syncs through the same lowering
+        // and encoder as `apply`.
+        .target(
+            name: "Svc2NftAgent",
+            dependencies: [
+                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftKube",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        // Golden-file and fixture helpers, and the API server double, for tests only.
+        .target(
+            name: "Svc2NftTestSupport",
+            dependencies: [
+                "Svc2NftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]),
         .executableTarget(
             name: "svc2nft",
             dependencies: [
-                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftHealth",
+                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftKube", "Svc2NftAgent", "Svc2NftHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // jemalloc (libjemalloc-dev) replaces glibc's malloc: a compile allocates and frees
             // millions of small values on two threads; README "Performance" has the numbers.
@@ -63,5 +93,6 @@ let package = Package(
             name: "Svc2NftKernelTests",
             dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]
         ),
+        .testTarget(name: "Svc2NftKubeTests", dependencies: ["Svc2NftCore", "Svc2NftKube", "Svc2NftAgent", "Svc2NftTestSupport"]),
     ]
 )

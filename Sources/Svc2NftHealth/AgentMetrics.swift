@@ -101,21 +101,12 @@ public final class AgentMetrics: Sendable {
         lastQueuedTimestamp.set(unixSeconds)
     }
 
-    /// Durations are recorded for failed syncs too, as kube-proxy's deferred `Observe` does.
-    func syncAttempted(_ sync: SyncOutcome) {
+    func synced(_ sync: SyncOutcome, at unixSeconds: Double, programmingLatencies: [Double]) {
         let seconds = Double(sync.duration.components.seconds) + Double(sync.duration.components.attoseconds) / 1e18
         syncDuration.record(seconds)
         (sync.full ? syncFullDuration : syncPartialDuration).record(seconds)
         serviceChangesPending.set(Int64(0))
         endpointChangesPending.set(Int64(0))
-    }
-
-    func synced(
-        _ sync: SyncOutcome, at unixSeconds: Double, programmingLatencies: [Double], noLocalEndpoints: NoLocalEndpoints = NoLocalEndpoints()
-    ) {
-        noLocalInternal.set(Int64(noLocalEndpoints.internal))
-        noLocalExternal.set(Int64(noLocalEndpoints.external))
-        syncAttempted(sync)
         transactions.increment(by: Int64(sync.transactions))
         bytesSent.increment(by: Int64(sync.bytes))
         messagesSent.increment(by: Int64(sync.messages))
@@ -123,10 +114,18 @@ public final class AgentMetrics: Sendable {
         for latency in programmingLatencies { networkProgramming.record(latency) }
     }
 
-    func syncFailed(_ sync: SyncOutcome, kernelRefused: Bool) {
-        syncAttempted(sync)
+    /// Failed syncs are not in the duration histograms (kube-proxy's are): the sync loop
+    /// reports a failure by its error alone.
+    func syncFailed(kernelRefused: Bool) {
+        serviceChangesPending.set(Int64(0))
+        endpointChangesPending.set(Int64(0))
         syncFailures.increment()
         if kernelRefused { kernelRefusals.increment() }
+    }
+
+    func noLocalEndpoints(_ counts: NoLocalEndpoints) {
+        noLocalInternal.set(Int64(counts.internal))
+        noLocalExternal.set(Int64(counts.external))
     }
 
     func answered(healthz code: Int) { (code == 200 ? healthz200 : healthz503).increment() }

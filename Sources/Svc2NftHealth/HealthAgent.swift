@@ -6,9 +6,10 @@ import Svc2NftCore
 
 /// Health, load-balancer health checks and metrics for a sync loop, as kube-proxy serves
 /// them: `/healthz` and `/livez`, one port per `healthCheckNodePort`, and `/metrics`.
-/// The loop reports to it through `SyncObserver`; `svc2nft run` also reports the Node
-/// (`syncNode`). Owns its event loop thread and listeners; `shutdown()` closes them all.
-public final class HealthAgent: SyncObserver {
+/// The sync loop (`apply --follow`, `run`) reports each change, skipped object, sync and
+/// Node to it (the executable adapts `Svc2NftAgent.AgentObserver` to these calls). Owns
+/// its event loop thread and listeners; `shutdown()` closes them all.
+public final class HealthAgent: Sendable {
     /// What to serve where.
     public struct Configuration: Sendable {
         public var healthz: BindAddress
@@ -84,18 +85,14 @@ public final class HealthAgent: SyncObserver {
     public var healthzPort: Int? { healthzListener?.boundPort }
     public var metricsPort: Int? { metricsListener?.boundPort }
 
-    /// The Node object changed: `/healthz` turns 503 while it is being deleted
-    /// (`metadata.deletionTimestamp`) or tainted `ToBeDeletedByClusterAutoscaler`.
-    public func syncNode(deleting: Bool, taintKeys: [String]) {
-        proxyHealth.syncNode(deleting: deleting, taintKeys: taintKeys)
+    /// The Node object changed: `/healthz` turns 503 while it is being deleted or tainted
+    /// for removal by the cluster autoscaler (`NodeInfo.eligible`).
+    public func nodeChanged(eligible: Bool) {
+        proxyHealth.setNodeEligible(eligible)
     }
 
-    /// The same from the Node object itself (`kubectl get node NAME -o json`, or a watch
-    /// event's object).
-    public func syncNode(_ node: RawObject) {
-        proxyHealth.syncNode(node)
-    }
-
+    /// A Service or endpoints object changed the store; a sync is now due (kube-proxy's
+    /// `QueuedUpdate` and change counters).
     public func changeQueued(_ change: QueuedChange) {
         let counts = pending.withLockedValue { pending in
             switch change.kind {
@@ -110,30 +107,38 @@ public final class HealthAgent: SyncObserver {
         metrics.changeQueued(change, pending: counts, at: clock.unixSeconds)
     }
 
+    /// An object was invalid and skipped (its previous version stays).
     public func objectSkipped() {
         metrics.objectsSkipped.increment()
     }
 
-    public func synced(_ sync: SyncOutcome, healthChecks: [ServiceID: ServiceHealthCheck], noLocalEndpoints: NoLocalEndpoints) {
+    /// The kernel holds the new rules (kube-proxy's `Updated`).
+    public func synced(_ sync: SyncOutcome) {
         let triggers = pending.withLockedValue { pending in
             defer { pending = Pending() }
             return pending.triggerTimes
         }
         let now = clock.unixSeconds
         proxyHealth.updated()
-        metrics.synced(
-            sync, at: now, programmingLatencies: triggers.map { now - $0.timeIntervalSince1970 }.filter { $0 >= 0 },
-            noLocalEndpoints: noLocalEndpoints)
+        metrics.synced(sync, at: now, programmingLatencies: triggers.map { now - $0.timeIntervalSince1970 }.filter { $0 >= 0 })
+    }
+
+    /// After a successful sync, of the store just synced: the Services that need a health
+    /// check port (`ServiceHealthChecks.compute`) and `NoLocalEndpoints`. Opens and closes
+    /// ports (kube-proxy's `SyncServices`, `SyncEndpoints`).
+    public func servicesSynced(healthChecks: [ServiceID: ServiceHealthCheck], noLocalEndpoints: NoLocalEndpoints) {
+        metrics.noLocalEndpoints(noLocalEndpoints)
         serviceHealth.sync(healthChecks)
     }
 
-    public func syncFailed(_ sync: SyncOutcome, kernelRefused: Bool) {
+    /// The sync failed and changed nothing; `kernelRefused` when the kernel refused the batch.
+    public func syncFailed(kernelRefused: Bool) {
         // What was pending stays pending (the next sync retries it), so health stays late.
         pending.withLockedValue { pending in
             pending.services = []
             pending.endpoints = []
         }
-        metrics.syncFailed(sync, kernelRefused: kernelRefused)
+        metrics.syncFailed(kernelRefused: kernelRefused)
     }
 
     /// Closes every listener and stops the event loop thread.

@@ -1,5 +1,4 @@
 import NIOConcurrencyHelpers
-import Svc2NftCore
 
 /// kube-proxy's `ProxyHealthServer` state (pkg/proxy/healthcheck/proxy_health.go): when
 /// a change was first queued and not yet synced, when the last sync succeeded, and
@@ -9,9 +8,6 @@ import Svc2NftCore
 /// Healthy unless a change has waited at least `timeout` without a successful sync; before
 /// the first successful sync it is healthy (kube-proxy: "healthy while it's starting up").
 public final class ProxyHealth: Sendable {
-    /// kube-proxy's ToBeDeletedTaint: the cluster autoscaler is about to remove the node.
-    public static let toBeDeletedTaint = "ToBeDeletedByClusterAutoscaler"
-
     /// kube-proxy uses twice its `--sync-period` (30 s by default).
     public static let defaultTimeout: Duration = .seconds(60)
 
@@ -55,37 +51,10 @@ public final class ProxyHealth: Sendable {
         }
     }
 
-    /// kube-proxy's `SyncNode`, from the Node object's `metadata.deletionTimestamp` and
-    /// `spec.taints[].key`.
-    public func syncNode(deleting: Bool, taintKeys: [String]) {
-        setNodeEligible(Self.isEligible(deleting: deleting, taintKeys: taintKeys))
-    }
-
-    /// `syncNode` from a Node object as the API returns it (watch event objects included).
-    public func syncNode(_ node: RawObject) {
-        let (deleting, taintKeys) = Self.deletionSigns(of: node)
-        syncNode(deleting: deleting, taintKeys: taintKeys)
-    }
-
-    /// A Node's `metadata.deletionTimestamp` (set: being deleted) and `spec.taints[].key`.
-    public static func deletionSigns(of node: RawObject) -> (deleting: Bool, taintKeys: [String]) {
-        let value = node.value
-        var deleting = false
-        if case .string(let stamp)? = value["metadata"]?["deletionTimestamp"], !stamp.isEmpty { deleting = true }
-        var keys: [String] = []
-        if case .array(let taints)? = value["spec"]?["taints"] {
-            for taint in taints { if case .string(let key)? = taint["key"] { keys.append(key) } }
-        }
-        return (deleting, keys)
-    }
-
+    /// kube-proxy's `SyncNode`: false while the Node is being deleted or tainted
+    /// `ToBeDeletedByClusterAutoscaler` (`Svc2NftAgent.NodeInfo.eligible` reads both).
     public func setNodeEligible(_ eligible: Bool) {
         state.withLockedValue { $0.nodeEligible = eligible }
-    }
-
-    /// Not being deleted and not tainted for removal by the cluster autoscaler.
-    public static func isEligible(deleting: Bool, taintKeys: [String]) -> Bool {
-        !deleting && !taintKeys.contains(toBeDeletedTaint)
     }
 
     /// kube-proxy's `isHealthy` with the node's eligibility (which only `/healthz` uses).

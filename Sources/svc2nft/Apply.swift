@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Svc2NftAgent
 import Svc2NftCore
 import Svc2NftHealth
 import Svc2NftNetlink
@@ -35,6 +36,8 @@ struct Apply: ParsableCommand {
     }
 
     func run() throws {
+        let lock = Self.lockNode()
+        defer { withExtendedLifetime(lock) {} }
         if follow { try runFollowing() }
         let (cluster, node) = Pipeline.cluster(options)
         do {
@@ -66,6 +69,16 @@ struct Apply: ParsableCommand {
         }
     }
 
+    /// One svc2nft writes a node's rules at a time (`NodeLock`); exit 1 if another holds it.
+    static func lockNode() -> NodeLock {
+        do {
+            return try NodeLock()
+        } catch {
+            Pipeline.printError("error: \(error)")
+            Foundation.exit(1)
+        }
+    }
+
     func report(_ applied: Applied, tables: Int, chains: Int, rules: Int) {
         let plan = applied.plan
         Pipeline.printError("applied: \(tables) tables, \(chains) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)")
@@ -83,6 +96,13 @@ extension Apply {
             throw ExitCode(2)
         }
         let (node, objects) = Pipeline.validatedObjects(options)
+        let healthConfiguration: HealthAgent.Configuration
+        do {
+            healthConfiguration = try health.configuration(node: node)
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(2)
+        }
         let transport: MNLTransport
         do {
             transport = try MNLTransport()
@@ -90,16 +110,10 @@ extension Apply {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
-        let agent: HealthAgent
-        do {
-            agent = try health.agent(node: node)
-        } catch {
-            Pipeline.printError("error: \(error)")
-            throw ExitCode(2)
-        }
+        let agent = HealthAgent(healthConfiguration)
         var follower = Follower(node: node, applier: Applier(transport: transport), delayMilliseconds: syncDelay)
-        follower.observer = agent
-        follower.fault = Self.fault
+        follower.observer = HealthObserver(agent)
+        follower.syncer.fault = Self.fault
         let status = follower.run(initial: objects)
         agent.shutdown()
         throw ExitCode(status)

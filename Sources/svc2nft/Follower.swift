@@ -1,6 +1,6 @@
 import Foundation
+import Svc2NftAgent
 import Svc2NftCore
-import Svc2NftHealth
 import Svc2NftNetlink
 
 /// `apply --follow`: applies the input files, then reads changed objects from standard
@@ -9,29 +9,18 @@ import Svc2NftNetlink
 /// delay, sends only what changed. Keeps each Service's lowering and what it applied,
 /// so a change costs the Services it touches, not the cluster.
 struct Follower {
-    let node: NodeConfig
-    let applier: Applier
     /// Quiet time before a sync, and the longest a change waits under steady input.
     let delayMilliseconds: Int32
     let maxWait: Duration
-    var store = ClusterStore()
-    var lowering: IncrementalLowering
-    var pending: Set<ServiceID> = []
-    /// The kernel may not hold what `lowering` last produced (first sync, or a sync
-    /// failed): read it and apply in full.
-    var needsFull = true
-    /// Health and metrics (`--healthz-bind-address`, `--metrics-bind-address`): told of
-    /// each change, skipped object and sync.
-    var observer: (any SyncObserver)? = nil
-    /// Test-only (`SVC2NFT_TEST_FAULT_CHAIN`): the kernel refuses syncs touching this chain.
-    var fault: GraphEncoder.Fault? = nil
+    var syncer: Syncer
+    /// Health and metrics (`--healthz-bind-address`, `--metrics-bind-address`): told what
+    /// `run`'s agent tells them.
+    var observer: (any AgentObserver)? = nil
 
     init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
-        self.node = node
-        self.applier = applier
         self.delayMilliseconds = Int32(delayMilliseconds)
         maxWait = .milliseconds(max(10 * delayMilliseconds, 1000))
-        lowering = IncrementalLowering(node: node)
+        syncer = Syncer(node: node, applier: applier)
     }
 
     /// Runs until standard input ends; returns the exit status (1 if the last sync failed).
@@ -49,7 +38,7 @@ struct Follower {
         var firstPending: ContinuousClock.Instant? = nil
         while true {
             var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-            let timeout = pending.isEmpty ? -1 : delayMilliseconds
+            let timeout = syncer.pending.isEmpty ? -1 : delayMilliseconds
             if poll(&descriptor, 1, timeout) == 0 {
                 sync()
                 firstPending = nil
@@ -67,7 +56,7 @@ struct Follower {
                     Pipeline.printError("error: \(error) (document ignored)")
                 }
             }
-            if !pending.isEmpty {
+            if !syncer.pending.isEmpty {
                 let now = clock.now
                 if let first = firstPending, now - first > maxWait {
                     sync()
@@ -78,8 +67,8 @@ struct Follower {
             }
         }
         if stream.hasPartialDocument { Pipeline.printError("warning: standard input ended inside a document; ignored") }
-        if !pending.isEmpty || needsFull { sync() }
-        return needsFull ? 1 : 0
+        if !syncer.pending.isEmpty || syncer.needsFull { sync() }
+        return syncer.needsFull ? 1 : 0
     }
 
     /// "Kind namespace/name" as the manifest says it (unvalidated: only for duplicates).
@@ -93,46 +82,23 @@ struct Follower {
         // Parsed once: the store and the observer both read the tree.
         let event = ObjectEvent(change: event.change, object: event.object.parsed)
         do {
-            let touched = try store.apply(event)
-            pending.formUnion(touched)
-            if !touched.isEmpty, let change = QueuedChange(event.object) { observer?.changeQueued(change) }
+            try syncer.record(event)
+            observer?.changeQueued([event.object])
         } catch {
-            observer?.objectSkipped()
+            observer?.objectSkipped(error)
             if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
         }
     }
 
-    /// Lowers the touched Services again and sends the differences (or everything, when
-    /// the kernel's state is not known).
+    /// Sends the differences (or everything, when the kernel's state is not known).
     mutating func sync() {
-        let start = ContinuousClock.now
-        let touched = pending.count
-        let changes = lowering.update(pending, from: store)
-        pending = []
-        let full = needsFull
         do {
-            let applied: Applied
-            if needsFull {
-                applied = try applier.apply(lowering.graph(), fault: fault)
-                needsFull = false
-            } else {
-                applied = try applier.apply(changes, fault: fault)
-            }
-            let plan = applied.plan
-            observer?.synced(
-                SyncOutcome(
-                    full: full, duration: ContinuousClock.now - start, transactions: plan.batches.count, messages: plan.messageCount,
-                    bytes: plan.byteCount),
-                healthChecks: observer == nil ? [:] : ServiceHealthChecks.compute(store, node: node),
-                noLocalEndpoints: observer == nil ? NoLocalEndpoints() : NoLocalEndpoints(store, node: node))
-            let elapsed = (ContinuousClock.now - start).components
-            Pipeline.printError(
-                "applied\(full ? " (full)" : ""): \(touched) Service\(touched == 1 ? "" : "s") changed"
-                    + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
-                    + String(format: "%.1f ms", Double(elapsed.seconds) * 1000 + Double(elapsed.attoseconds) / 1e15))
+            let report = try syncer.sync()
+            observer?.synced(report)
+            if let observer { observer.clusterSynced(syncer.store.cluster, node: syncer.node) }
+            Pipeline.printError(report.description)
         } catch {
-            needsFull = true
-            observer?.syncFailed(SyncOutcome(full: full, duration: ContinuousClock.now - start), kernelRefused: error.isKernelRefusal)
+            observer?.syncFailed(error)
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
         }
     }

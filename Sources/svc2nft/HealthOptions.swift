@@ -18,13 +18,22 @@ struct HealthOptions: ParsableArguments {
 
     @Option(
         name: .customLong("healthz-timeout"),
-        help: "Seconds a change may wait for a successful sync before /healthz answers 503 (kube-proxy: twice its sync period).")
-    var healthzTimeout: Double = 60
+        help:
+            "Seconds a change may wait for a successful sync before /healthz answers 503 (default: twice --sync-period for run, 60 for apply --follow, as kube-proxy)."
+    )
+    var healthzTimeout: Double?
 
-    /// Starts the servers that are not disabled; Service health check ports always follow
-    /// the Services, as in kube-proxy. Throws a message naming the bad option.
-    func agent(node: NodeConfig) throws(UsageError) -> HealthAgent {
-        guard healthzTimeout > 0, healthzTimeout.isFinite else { throw UsageError("--healthz-timeout: must be more than 0 seconds") }
+    /// The checked options; throws a message naming the bad one. `HealthAgent(_:logger:)`
+    /// then starts the servers that are not disabled (Service health check ports always
+    /// follow the Services, as in kube-proxy).
+    func configuration(node: NodeConfig, defaultTimeout: Duration = ProxyHealth.defaultTimeout) throws(UsageError)
+        -> HealthAgent.Configuration
+    {
+        var timeout = defaultTimeout
+        if let healthzTimeout {
+            guard healthzTimeout > 0, healthzTimeout.isFinite else { throw UsageError("--healthz-timeout: must be more than 0 seconds") }
+            timeout = .milliseconds(Int64(healthzTimeout * 1000))
+        }
         let healthz: BindAddress, metrics: BindAddress
         do throws(BindAddressError) {
             healthz = try BindAddress(healthzBindAddress, defaultPort: BindAddress.healthzPort, flag: "--healthz-bind-address")
@@ -32,8 +41,6 @@ struct HealthOptions: ParsableArguments {
         } catch {
             throw UsageError(error.description)
         }
-        return HealthAgent(
-            HealthAgent.Configuration(
-                healthz: healthz, metrics: metrics, healthTimeout: .milliseconds(Int64(healthzTimeout * 1000)), node: node))
+        return HealthAgent.Configuration(healthz: healthz, metrics: metrics, healthTimeout: timeout, node: node)
     }
 }

@@ -71,6 +71,46 @@ public struct ClusterStore: Sendable {
         }
     }
 
+    /// Makes a complete list of one kind (`Service`, `EndpointSlice` or `Endpoints`), as a
+    /// fresh list from the API server gives it, what the store holds of that kind: objects
+    /// missing from it are deleted, the rest recorded. An invalid object keeps its
+    /// previous version (it is not deleted either); its error is returned with the rest.
+    public mutating func replace(kind: String, with objects: [RawObject]) -> (touched: Set<ServiceID>, errors: [ModelError]) {
+        var touched: Set<ServiceID> = []
+        var errors: [ModelError] = []
+        var listed: Set<ServiceID> = []
+        for object in objects where object.kind == kind {
+            let rule: ObjectIdentity.NameRule = kind == "EndpointSlice" ? .dnsSubdomain : .dnsLabel
+            if let id = try? identity(object, nameRule: rule) { listed.insert(id) }
+            do {
+                touched.formUnion(try apply(ObjectEvent(change: .upsert, object: object)))
+            } catch {
+                errors.append(error)
+            }
+        }
+        let held: [ServiceID] =
+            switch kind {
+            case "Service": Array(services.keys)
+            case "EndpointSlice": Array(slices.keys)
+            case "Endpoints": Array(legacy.keys)
+            default: []
+            }
+        for id in held where !listed.contains(id) {
+            switch kind {
+            case "Service": services[id] = nil
+            case "EndpointSlice":
+                if let old = slices.removeValue(forKey: id) {
+                    slicesOfService[old.service]?.remove(id)
+                    touched.insert(old.service)
+                    continue
+                }
+            default: legacy[id] = nil
+            }
+            touched.insert(id)
+        }
+        return (touched, errors)
+    }
+
     private func identity(_ raw: RawObject, nameRule: ObjectIdentity.NameRule) throws(ModelError) -> ServiceID {
         try ObjectIdentity.read(Field(value: raw.value, file: raw.file, path: raw.path, object: nil), nameRule: nameRule)
     }

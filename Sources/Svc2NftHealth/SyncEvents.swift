@@ -1,23 +1,6 @@
 import Foundation
 import Svc2NftCore
 
-/// What a sync loop (`apply --follow`, `svc2nft run`) tells health and metrics. The loop
-/// calls these in order from one thread; implementations must be quick (no I/O beyond
-/// opening and closing health check ports after a sync).
-public protocol SyncObserver: AnyObject, Sendable {
-    /// A Service or endpoints object changed the store; a sync is now due (kube-proxy's
-    /// `QueuedUpdate` and change counters).
-    func changeQueued(_ change: QueuedChange)
-    /// An object was invalid and skipped (its previous version stays).
-    func objectSkipped()
-    /// The kernel holds the new rules. Of the store just synced: `healthChecks`, the
-    /// Services that need a health check port now (`ServiceHealthChecks.compute`), and
-    /// `noLocalEndpoints` (`NoLocalEndpoints(store, node:)`).
-    func synced(_ sync: SyncOutcome, healthChecks: [ServiceID: ServiceHealthCheck], noLocalEndpoints: NoLocalEndpoints)
-    /// The sync failed and changed nothing; `kernelRefused` when the kernel refused the batch.
-    func syncFailed(_ sync: SyncOutcome, kernelRefused: Bool)
-}
-
 /// One change to the store, as metrics count it.
 public struct QueuedChange: Sendable, Equatable {
     /// Which kube-proxy change counter it moves: Services, or endpoints (EndpointSlice, Endpoints).
@@ -66,13 +49,13 @@ public struct QueuedChange: Sendable, Equatable {
     }
 }
 
-/// One sync attempt, as metrics record it.
+/// One successful sync, as metrics record it.
 public struct SyncOutcome: Sendable, Equatable {
     /// The kernel's state was read and everything sent (kube-proxy's full sync), or only
     /// the changes (partial).
     public let full: Bool
     public let duration: Duration
-    /// Netlink transactions, messages and bytes sent (0 for a failed sync).
+    /// Netlink transactions, messages and bytes sent.
     public let transactions: Int
     public let messages: Int
     public let bytes: Int

@@ -1,0 +1,94 @@
+import Foundation
+import Svc2NftCore
+import Svc2NftNetlink
+
+/// The one path from changed objects to the kernel, shared by `apply --follow` and
+/// `run`: events update a `ClusterStore`; a sync lowers only the Services they touched
+/// (`IncrementalLowering`) and sends the differences, or, when the kernel's state is not
+/// known (first sync, a failed sync, a new node configuration), reads the kernel and
+/// applies everything. Knows no nft syntax and no netlink.
+public struct Syncer {
+    public private(set) var node: NodeConfig
+    let applier: Applier
+    public private(set) var store = ClusterStore()
+    var lowering: IncrementalLowering
+    /// Services changed since the last sync.
+    public private(set) var pending: Set<ServiceID> = []
+    /// The kernel may not hold what `lowering` last produced: the next sync reads it and
+    /// applies in full.
+    public private(set) var needsFull = true
+    /// Test-only (`SVC2NFT_TEST_FAULT_CHAIN`): the kernel refuses syncs touching this chain.
+    public var fault: GraphEncoder.Fault? = nil
+
+    public init(node: NodeConfig, applier: Applier) {
+        self.node = node
+        self.applier = applier
+        lowering = IncrementalLowering(node: node)
+    }
+
+    /// Records one change; an invalid object changes nothing and throws (its previous
+    /// version stays).
+    public mutating func record(_ event: ObjectEvent) throws(ModelError) {
+        pending.formUnion(try store.apply(event))
+    }
+
+    /// Records a complete list of one kind (see `ClusterStore.replace`); returns the
+    /// invalid objects, which keep their previous versions.
+    public mutating func replace(kind: String, with objects: [RawObject]) -> [ModelError] {
+        let (touched, errors) = store.replace(kind: kind, with: objects)
+        pending.formUnion(touched)
+        return errors
+    }
+
+    /// A new node configuration (addresses, zone, pod CIDRs) changes every Service's
+    /// rules: lowered again from scratch and applied in full.
+    public mutating func setNode(_ node: NodeConfig) {
+        guard node != self.node else { return }
+        self.node = node
+        lowering = IncrementalLowering(node: node)
+        pending.formUnion(store.services.keys)
+        needsFull = true
+    }
+
+    /// Whether the kernel has any of our tables now.
+    public func kernelHasTables() throws(ApplyError) -> Bool {
+        try applier.hasAny(of: IPFamily.allCases.map { (TableFamily($0), node.tableName) })
+    }
+
+    /// Lowers the pending Services and sends their differences; in full (reading the
+    /// kernel) when its state is unknown or `full` is asked for. `repair` also reads the
+    /// live rules and rewrites chains edited behind svc2nft's back. A failure leaves the
+    /// next sync to apply in full.
+    public mutating func sync(full: Bool = false, repair: Bool = false) throws(ApplyError) -> SyncReport {
+        let start = ContinuousClock.now
+        let touched = pending.count
+        let changes = lowering.update(pending, from: store)
+        pending = []
+        let wasFull = needsFull || full || repair
+        do throws(ApplyError) {
+            let applied =
+                wasFull ? try applier.apply(lowering.graph(), repair: repair, fault: fault) : try applier.apply(changes, fault: fault)
+            needsFull = false
+            return SyncReport(full: wasFull, services: touched, applied: applied, duration: ContinuousClock.now - start)
+        } catch {
+            needsFull = true
+            throw error
+        }
+    }
+}
+
+/// What one sync did, for the log line and for metrics.
+public struct SyncReport: Sendable, CustomStringConvertible {
+    public let full: Bool
+    /// Services whose objects changed since the previous sync.
+    public let services: Int
+    public let applied: Applied
+    public let duration: Duration
+
+    public var description: String {
+        let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+        return "applied\(full ? " (full)" : ""): \(services) Service\(services == 1 ? "" : "s") changed"
+            + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
+            + String(format: "%.1f ms", milliseconds)
+    }
+}

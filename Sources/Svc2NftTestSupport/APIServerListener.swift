@@ -1,0 +1,130 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// Serves an `APIServerDouble` over HTTPS on an address inside a network namespace the
+/// test made (the listening socket is created there, so a test never listens on the
+/// host's addresses). Stops when the value goes away.
+public final class APIServerListener {
+    let channel: Channel
+    public let url: String
+
+    /// Listens on `host:port` in `namespace` (nil: this process's namespace) with the
+    /// certificate of `certificates`.
+    public init(_ double: APIServerDouble, certificates: TestCertificates, namespace: String?, host: String = "127.0.0.1", port: Int)
+        throws
+    {
+        let socket = try Self.listeningSocket(namespace: namespace, host: host, port: port)
+        let server = try NIOSSLContext(
+            configuration: .makeServerConfiguration(
+                certificateChain: NIOSSLCertificate.fromPEMFile(certificates.serverCertificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: certificates.serverKey, format: .pem))))
+        channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: server))
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(APIRequestHandler(double: double))
+                }
+            }
+            .withBoundSocket(socket).wait()
+        url = "https://\(host):\(port)"
+    }
+
+    /// Stops listening and drops every connection.
+    public func stop() {
+        try? channel.close().wait()
+    }
+
+    deinit { stop() }
+
+    /// glibc's `setns`, which Swift's Glibc module does not import (it needs `_GNU_SOURCE`).
+    static let setns: @convention(c) (Int32, Int32) -> Int32 = unsafeBitCast(
+        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns")!, to: (@convention(c) (Int32, Int32) -> Int32).self)
+    /// `CLONE_NEWNET` from <sched.h>.
+    static let cloneNewNet: Int32 = 0x4000_0000
+
+    /// A TCP socket bound and listening in the network namespace `namespace`: made on a
+    /// thread that enters the namespace (a socket stays in the namespace it was made in).
+    static func listeningSocket(namespace: String?, host: String, port: Int) throws -> Int32 {
+        final class Outcome: @unchecked Sendable { var result: Result<Int32, Error> = .failure(TestBedError(message: "not run")) }
+        let outcome = Outcome()
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            outcome.result = Result {
+                let original = open("/proc/self/ns/net", O_RDONLY)
+                defer { close(original) }
+                if let namespace {
+                    let target = open("/run/netns/\(namespace)", O_RDONLY)
+                    guard target >= 0, setns(target, cloneNewNet) == 0 else {
+                        throw TestBedError(message: "setns \(namespace): \(String(cString: strerror(errno)))")
+                    }
+                    close(target)
+                }
+                defer { if namespace != nil { _ = setns(original, cloneNewNet) } }
+                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+                var one: Int32 = 1
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                var address = sockaddr_in()
+                address.sin_family = sa_family_t(AF_INET)
+                address.sin_port = in_port_t(UInt16(port).bigEndian)
+                inet_pton(AF_INET, host, &address.sin_addr)
+                let bound = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                }
+                guard fd >= 0, bound == 0, listen(fd, 64) == 0 else {
+                    throw TestBedError(message: "listen on \(host):\(port): \(String(cString: strerror(errno)))")
+                }
+                return fd
+            }
+        }
+        thread.start()
+        done.wait()
+        return try outcome.result.get()
+    }
+}
+
+/// One HTTP/1.1 connection to the double: each request is routed by
+/// `APIServerDouble.respond`; a watch keeps the connection for its stream.
+final class APIRequestHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let double: APIServerDouble
+    private var head: HTTPRequestHead?
+
+    init(double: APIServerDouble) { self.double = double }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            switch double.respond(method: head.method, uri: head.uri, authorization: head.headers.first(name: "Authorization")) {
+            case .json(let status, let body):
+                let bytes = try! JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])
+                var response = HTTPResponseHead(version: head.version, status: status)
+                response.headers.add(name: "Content-Type", value: "application/json")
+                response.headers.add(name: "Content-Length", value: String(bytes.count))
+                context.write(wrapOutboundOut(.head(response)), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: bytes)))), promise: nil)
+                let keepAlive = head.isKeepAlive
+                let channel = context.channel
+                context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                    if !keepAlive { channel.close(promise: nil) }
+                }
+            case .watch(let request):
+                double.openWatch(request, channel: context.channel)
+            }
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        context.close(promise: nil)
+    }
+}

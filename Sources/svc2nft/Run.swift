@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import Svc2NftAgent
+import Svc2NftCore
+import Svc2NftHealth
+import Svc2NftKube
+import Svc2NftNetlink
+
+/// `svc2nft run`: the node agent. Watches the API server and keeps this node's rules in
+/// step with the cluster until SIGTERM or SIGINT, which leave the rules in place.
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Watch the API server and keep this node's rules in step with the cluster (root), as kube-proxy does.")
+
+    @Option(help: "kubeconfig file (default: $KUBECONFIG, else the pod's service account).")
+    var kubeconfig: String?
+
+    @Option(name: .customLong("hostname-override"), help: "This node's name (default: the hostname). --node-name is the same.")
+    var hostnameOverride: String?
+
+    @Option(name: .customLong("min-sync-period"), help: "Apply changes at most this often (Go duration).")
+    var minSyncPeriod = "1s"
+
+    @Option(name: .customLong("sync-period"), help: "Read the kernel and repair drift at least this often (Go duration).")
+    var syncPeriod = "30s"
+
+    @Option(name: .customLong("detect-local-mode"), help: "Pod traffic is from --cluster-cidr (ClusterCIDR) or this Node's podCIDRs (NodeCIDR).")
+    var detectLocalMode = DetectLocalMode.clusterCIDR.rawValue
+
+    @Flag(name: .customLong("allow-empty"), help: "Apply a cluster without Services even where our tables hold rules.")
+    var allowEmpty = false
+
+    @Option(name: [.customShort("v"), .customLong("v")], help: "Log verbosity: 0-1 info, 2-3 debug, 4+ trace.")
+    var verbosity = 0
+
+    @OptionGroup var options: NodeOptions
+
+    @OptionGroup(title: "Health and metrics") var health: HealthOptions
+
+    func run() async throws {
+        let settings = try settings()
+        let healthConfiguration: HealthAgent.Configuration
+        do {
+            // kube-proxy's health timeout is twice its sync period.
+            healthConfiguration = try health.configuration(node: settings.node, defaultTimeout: settings.syncPeriod * 2)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbosity >= 4 ? .trace : verbosity >= 2 ? .debug : .info
+            return handler
+        }
+        let logger = Logger(label: "svc2nft")
+        let lock = Apply.lockNode()
+        let client: APIClient
+        let applier: Applier
+        do {
+            let config = try KubeConfig.load(kubeconfig: kubeconfig)
+            client = try APIClient(config: config)
+            applier = Applier(transport: try MNLTransport())
+            logger.info("node \(settings.nodeName); API server \(config.server.absoluteString) (\(config.source))")
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(1)
+        }
+        let health = HealthAgent(healthConfiguration, logger: logger)
+        let agent = Agent(settings: settings, client: client, applier: applier, logger: logger, observer: HealthObserver(health))
+        let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        try await group.run()
+        health.shutdown()
+        await client.shutdown()
+        withExtendedLifetime(lock) {}
+    }
+
+    /// The checked options; a bad one exits 2.
+    func settings() throws -> AgentSettings {
+        guard options.paths.isEmpty else {
+            throw ValidationError("run reads the cluster from the API server; give no manifest files")
+        }
+        let node: NodeConfig
+        do {
+            node = try options.nodeConfig()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let name = (hostnameOverride ?? options.nodeName ?? Self.hostname()).lowercased()
+        guard KubernetesName.isDNSSubdomain(name) else { throw ValidationError("--hostname-override: \"\(name)\" is not a valid node name") }
+        var settings = AgentSettings(nodeName: name, node: node)
+        settings.node.nodeName = name
+        guard let minimum = GoDuration.parse(minSyncPeriod) else { throw ValidationError("--min-sync-period: \"\(minSyncPeriod)\" is not a duration (such as 1s)") }
+        guard let period = GoDuration.parse(syncPeriod), period > .zero else { throw ValidationError("--sync-period: \"\(syncPeriod)\" is not a positive duration (such as 30s)") }
+        guard let mode = DetectLocalMode(rawValue: detectLocalMode) else {
+            throw ValidationError("--detect-local-mode: \"\(detectLocalMode)\" is not one of \(DetectLocalMode.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        settings.minSyncPeriod = minimum
+        settings.syncPeriod = period
+        settings.detectLocalMode = mode
+        settings.allowEmpty = allowEmpty
+        return settings
+    }
+
+    static func hostname() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(cString: buffer)
+    }
+}
