@@ -21,11 +21,12 @@ let package = Package(
     targets: [
         // Pure Swift: manifests -> model -> rule graph -> nft text. No C.
         .target(name: "Svc2NftCore", dependencies: [.product(name: "Yams", package: "Yams")]),
-        // libnftnl + libmnl headers, found with pkg-config. Only Svc2NftNetlink imports it.
+        // libnftnl + libmnl + libnetfilter_conntrack headers, found with pkg-config. Only
+        // Svc2NftNetlink imports it (the one C-interop target; conntrack cleanup shares it).
         .systemLibrary(
             name: "CNftnl",
-            pkgConfig: "libnftnl libmnl",
-            providers: [.apt(["libnftnl-dev", "libmnl-dev"])]
+            pkgConfig: "libnftnl libmnl libnetfilter_conntrack",
+            providers: [.apt(["libnftnl-dev", "libmnl-dev", "libnetfilter-conntrack-dev"])]
         ),
         // Rule graph -> one netlink batch -> kernel.
         .target(name: "Svc2NftNetlink", dependencies: ["Svc2NftCore", "CNftnl"]),

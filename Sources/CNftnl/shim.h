@@ -14,4 +14,7 @@
 #include <libnftnl/common.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+// Conntrack cleanup (stale UDP/SCTP entries after endpoints change): ctnetlink dumps and
+// deletions through libnetfilter_conntrack, kept beside libnftnl so C interop stays in one target.
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #endif

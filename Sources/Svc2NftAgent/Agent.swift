@@ -45,9 +45,9 @@ public protocol AgentObserver: Sendable {
     func clusterSynced(_ cluster: Cluster, node: NodeConfig)
 }
 
-/// The node agent behind `svc2nft run`: reflectors for Services, EndpointSlices and this
-/// Node feed one loop that keeps a `Syncer`'s store current and syncs when allowed.
-/// Nothing is applied before all three lists are complete (a half-synced view would
+/// The node agent behind `svc2nft run`: reflectors for Services, EndpointSlices,
+/// ServiceCIDRs (where served) and this Node feed one loop that keeps a `Syncer`'s store current and syncs when allowed.
+/// Nothing is applied before every list is complete (a half-synced view would
 /// delete live Services' rules); after that, changes are batched by `minSyncPeriod`,
 /// and a full sync repairs drift every `syncPeriod`. Runs until graceful shutdown,
 /// leaving the rules in place (as kube-proxy does).
@@ -76,7 +76,7 @@ public final class Agent: ServiceLifecycle.Service {
 
     public func run() async throws {
         let (inputs, continuation) = AsyncStream<Input>.makeStream()
-        let resources = [Resource.services, .endpointSlices, .node(named: settings.nodeName)]
+        let resources = [Resource.services, .endpointSlices, .serviceCIDRs, .node(named: settings.nodeName)]
         await withTaskGroup(of: Void.self) { group in
             for resource in resources {
                 var reflector = Reflector(resource: resource, client: client, logger: logger)
@@ -167,6 +167,9 @@ public final class Agent: ServiceLifecycle.Service {
             case .success(let report):
                 synced = true
                 logger.info("\(report)")
+                if let cleaned = report.conntrack {
+                    cleaned.failures == 0 ? logger.info("\(cleaned.logLine)") : logger.warning("\(cleaned.logLine)")
+                }
                 observer?.synced(report)
                 observer?.clusterSynced(worker.syncer.store.cluster, node: worker.syncer.node)
             case .failure(let error):

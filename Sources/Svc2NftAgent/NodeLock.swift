@@ -42,6 +42,8 @@ public enum NodeLockError: Error, Equatable, CustomStringConvertible {
 
     public var description: String {
         switch self {
+        case .cannotOpen(let path, let errno) where errno == EACCES || errno == EPERM || errno == EROFS:
+            "\(path): cannot open the lock file: \(String(cString: strerror(errno))); svc2nft needs root or CAP_NET_ADMIN, and write access to \((path as NSString).deletingLastPathComponent)"
         case .cannotOpen(let path, let errno): "\(path): cannot open the lock file: \(String(cString: strerror(errno)))"
         case .held(let path, let holder):
             "another svc2nft\(holder.isEmpty ? "" : " (pid \(holder))") is writing this node's rules (\(path) is locked); stop it first"

@@ -6,10 +6,15 @@ import Svc2NftNetlink
 /// `run`: events update a `ClusterStore`; a sync lowers only the Services they touched
 /// (`IncrementalLowering`) and sends the differences, or, when the kernel's state is not
 /// known (first sync, a failed sync, a new node configuration), reads the kernel and
-/// applies everything. Knows no nft syntax and no netlink.
+/// applies everything; then stale UDP/SCTP conntrack entries go. Knows no nft syntax
+/// and no netlink.
 public struct Syncer {
+    /// The node options given (command line, Node object); `ServiceCIDR` objects add to
+    /// their Service CIDRs.
     public private(set) var node: NodeConfig
     let applier: Applier
+    /// Deletes stale conntrack entries after syncs that changed UDP/SCTP endpoints.
+    public private(set) var conntrack = ConntrackCleaner()
     public private(set) var store = ClusterStore()
     var lowering: IncrementalLowering
     /// Services changed since the last sync.
@@ -30,6 +35,7 @@ public struct Syncer {
     /// version stays).
     public mutating func record(_ event: ObjectEvent) throws(ModelError) {
         pending.formUnion(try store.apply(event))
+        markAllIfNodeChanged()
     }
 
     /// Records a complete list of one kind (see `ClusterStore.replace`); returns the
@@ -37,18 +43,24 @@ public struct Syncer {
     public mutating func replace(kind: String, with objects: [RawObject]) -> [ModelError] {
         let (touched, errors) = store.replace(kind: kind, with: objects)
         pending.formUnion(touched)
+        markAllIfNodeChanged()
         return errors
     }
 
     /// A new node configuration (addresses, zone, pod CIDRs) changes every Service's
-    /// rules: lowered again from scratch and applied in full.
+    /// rules: lowered again from scratch and applied in full at the next sync.
     public mutating func setNode(_ node: NodeConfig) {
-        guard node != self.node else { return }
         self.node = node
-        lowering = IncrementalLowering(node: node)
-        pending.formUnion(store.services.keys)
-        needsFull = true
+        markAllIfNodeChanged()
     }
+
+    /// A changed node configuration (or `ServiceCIDR`) touches every Service.
+    private mutating func markAllIfNodeChanged() {
+        if effectiveNode != lowering.node { pending.formUnion(store.services.keys) }
+    }
+
+    /// The node options lowering uses: the given ones plus the `ServiceCIDR` objects' ranges.
+    public var effectiveNode: NodeConfig { node.adding(serviceCIDRs: store.serviceCIDRs) }
 
     /// Whether the kernel has any of our tables now.
     public func kernelHasTables() throws(ApplyError) -> Bool {
@@ -61,7 +73,14 @@ public struct Syncer {
     /// next sync to apply in full.
     public mutating func sync(full: Bool = false, repair: Bool = false) throws(ApplyError) -> SyncReport {
         let start = ContinuousClock.now
+        let wanted = effectiveNode
+        if wanted != lowering.node {
+            lowering = IncrementalLowering(node: wanted)
+            pending.formUnion(store.services.keys)
+            needsFull = true
+        }
         let touched = pending.count
+        conntrack.record(pending, from: store)
         let changes = lowering.update(pending, from: store)
         pending = []
         let wasFull = needsFull || full || repair
@@ -69,7 +88,9 @@ public struct Syncer {
             let applied =
                 wasFull ? try applier.apply(lowering.graph(), repair: repair, fault: fault) : try applier.apply(changes, fault: fault)
             needsFull = false
-            return SyncReport(full: wasFull, services: touched, applied: applied, duration: ContinuousClock.now - start)
+            let duration = ContinuousClock.now - start
+            let cleaned = conntrack.clean(node: lowering.node)
+            return SyncReport(full: wasFull, services: touched, applied: applied, duration: duration, conntrack: cleaned)
         } catch {
             needsFull = true
             throw error
@@ -84,6 +105,8 @@ public struct SyncReport: Sendable, CustomStringConvertible {
     public let services: Int
     public let applied: Applied
     public let duration: Duration
+    /// The conntrack cleanup after the apply; nil when skipped (no UDP/SCTP endpoint changed).
+    public let conntrack: ConntrackCleanupResult?
 
     public var description: String {
         let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15

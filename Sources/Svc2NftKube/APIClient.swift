@@ -36,7 +36,10 @@ public final class APIClient: Sendable {
         }
         if config.insecureSkipTLSVerify { tls.certificateVerification = .none }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10), read: .nanoseconds(Int64(readTimeout.components.seconds) * 1_000_000_000))
+        // A connection that cannot be made fails the request after 5 s (async-http-client
+        // retries a refused connect until then), so an API server that is down is logged
+        // and retried with backoff.
+        configuration.timeout = .init(connect: .seconds(5), read: .nanoseconds(Int64(readTimeout.components.seconds) * 1_000_000_000))
         configuration.decompression = .disabled
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
@@ -130,6 +133,9 @@ public enum APIError: Error, Equatable, Sendable, CustomStringConvertible {
 
     /// 410 Gone: the resource version is too old; list again.
     public var isGone: Bool { if case .status(_, 410, _) = self { true } else { false } }
+
+    /// 404 Not Found: the API server does not serve this resource.
+    public var isNotFound: Bool { if case .status(_, 404, _) = self { true } else { false } }
 
     public var description: String {
         switch self {

@@ -53,6 +53,10 @@ public struct Reflector: Sendable {
                 }
             } catch is CancellationError {
                 return
+            } catch let error as APIError where resource.optional && error.isNotFound {
+                logger.info("the API server does not serve \(resource); going on without")
+                await send(.listed(resource, []))
+                return
             } catch {
                 logger.warning("list of \(resource) failed: \(error); retrying")
                 try? await Task.sleep(for: backoff.delay())

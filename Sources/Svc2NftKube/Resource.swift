@@ -6,12 +6,15 @@ public struct Resource: Sendable, Hashable, CustomStringConvertible {
     public let path: String
     public let labelSelector: String?
     public let fieldSelector: String?
+    /// Served only by newer API servers: a 404 on the list means "none", not a failure.
+    public let optional: Bool
 
-    public init(kind: String, path: String, labelSelector: String? = nil, fieldSelector: String? = nil) {
+    public init(kind: String, path: String, labelSelector: String? = nil, fieldSelector: String? = nil, optional: Bool = false) {
         self.kind = kind
         self.path = path
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
+        self.optional = optional
     }
 
     /// kube-proxy's selector for Services and EndpointSlices: objects another proxy
@@ -22,6 +25,9 @@ public struct Resource: Sendable, Hashable, CustomStringConvertible {
     public static let services = Resource(kind: "Service", path: "/api/v1/services", labelSelector: proxySelector)
     public static let endpointSlices = Resource(
         kind: "EndpointSlice", path: "/apis/discovery.k8s.io/v1/endpointslices", labelSelector: proxySelector)
+
+    /// The cluster's Service CIDRs (networking.k8s.io/v1, Kubernetes 1.33+).
+    public static let serviceCIDRs = Resource(kind: "ServiceCIDR", path: "/apis/networking.k8s.io/v1/servicecidrs", optional: true)
 
     /// This node's Node object only.
     public static func node(named name: String) -> Resource {

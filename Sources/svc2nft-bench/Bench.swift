@@ -143,6 +143,10 @@ enum Bench {
         for row in rows { print("| " + row.joined(separator: " | ") + " |") }
         print("")
         print("Compile growth: " + growth.joined(separator: "; "))
+        log("conntrack cleanup")
+        settle()
+        print("")
+        print(ConntrackProbe.run(services: 10000, entries: 100_000))
     }
 
     static func log(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }

@@ -3,7 +3,8 @@ import Svc2NftCore
 import Svc2NftNetlink
 
 /// `svc2nft-bench`: `generate N M` prints a synthetic cluster; `phases FILE` times the
-/// compile phases in-process; `run` prints the benchmark table (see Bench.swift).
+/// compile phases in-process; `conntrack N E` times the conntrack cleanup
+/// (ConntrackProbe.swift); `run` prints the benchmark table (see Bench.swift).
 @main
 struct BenchMain {
     static func main() throws {
@@ -18,6 +19,13 @@ struct BenchMain {
             try Phases.run(file: args[1])
         case "run":
             try Bench.run(arguments: Array(args.dropFirst()))
+        case "conntrack":
+            print(
+                ConntrackProbe.run(
+                    services: args.count > 1 ? Int(args[1]) ?? 10000 : 10000, entries: args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000))
+        case "conntrack-inner":
+            guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
+            try ConntrackProbe.inner(services: n, entries: e)
         default:
             usage()
         }
@@ -26,7 +34,7 @@ struct BenchMain {
     static func usage() -> Never {
         FileHandle.standardError.write(
             Data(
-                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
                     .utf8))
         exit(2)
     }

@@ -50,6 +50,7 @@ struct Apply: ParsableCommand {
                     lowered = Lowering.lower(cluster, node: node, inParts: part)
                 }
                 report(applied, tables: tables.count, chains: lowered.chains, rules: lowered.rules)
+                Self.cleanConntrack(ServiceBackends(cluster: cluster, node: node))
                 Pipeline.finish(keeping: cluster)
             }
             // The kernel's chain list (its dump takes about as long as lowering) is read while lowering runs.
@@ -59,9 +60,11 @@ struct Apply: ParsableCommand {
             } _: {
                 Lowering.lower(cluster, node: node)
             }
+            let backends = ServiceBackends(cluster: cluster, node: node)
             Release.inBackground(cluster)
             let applied = try applier.update(graph, current: try current.get(), repair: repair, fault: Self.fault)
             report(applied, tables: graph.tables.count, chains: graph.chainCount, rules: graph.ruleCount)
+            Self.cleanConntrack(backends)
             Pipeline.finish(keeping: graph)
         } catch {
             Pipeline.printError("error: \(error)")
@@ -77,6 +80,15 @@ struct Apply: ParsableCommand {
             Pipeline.printError("error: \(error)")
             Foundation.exit(1)
         }
+    }
+
+    /// After a successful apply: deletes stale UDP/SCTP conntrack entries and logs one
+    /// line. A failure is logged, never fails the apply.
+    @discardableResult
+    static func cleanConntrack(_ backends: ServiceBackends) -> ConntrackCleanupResult {
+        let result = ConntrackCleanup.run(backends)
+        if !backends.isEmpty { Pipeline.printError(result.logLine) }
+        return result
     }
 
     func report(_ applied: Applied, tables: Int, chains: Int, rules: Int) {
@@ -132,6 +144,8 @@ struct Delete: ParsableCommand {
             Pipeline.printError("error: --table: \"\(table)\" is not a usable table name")
             throw ExitCode(2)
         }
+        let lock = Apply.lockNode()
+        defer { withExtendedLifetime(lock) {} }
         do {
             try Applier(transport: MNLTransport()).delete(tableName: table)
         } catch {

@@ -97,6 +97,7 @@ struct Follower {
             observer?.synced(report)
             if let observer { observer.clusterSynced(syncer.store.cluster, node: syncer.node) }
             Pipeline.printError(report.description)
+            if let cleaned = report.conntrack { Pipeline.printError(cleaned.logLine) }
         } catch {
             observer?.syncFailed(error)
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")

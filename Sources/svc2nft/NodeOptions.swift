@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Svc2NftCore
 
 /// Options every command that builds a ruleset shares: the node's identity and the
@@ -18,6 +19,13 @@ struct NodeOptions: ParsableArguments {
 
     @Option(name: .customLong("nodeport-addresses"), help: "Only node addresses inside this CIDR accept NodePorts (repeatable).")
     var nodePortAddresses: [String] = []
+
+    @Option(
+        name: .customLong("service-cidr"),
+        help:
+            "A Service CIDR (repeatable, or a comma list; both families). Traffic to an address inside it that no Service holds is dropped."
+    )
+    var serviceCIDRs: [String] = []
 
     @Flag(name: .customLong("masquerade-all"), help: "Masquerade all Service traffic.")
     var masqueradeAll = false
@@ -48,6 +56,13 @@ struct NodeOptions: ParsableArguments {
                 throw UsageError("--nodeport-addresses: \"\(text)\" is loopback; NodePorts on loopback are refused")
             }
             config.nodePortAddresses.append(cidr)
+        }
+        for text in serviceCIDRs.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
+            let trimmed = text.trimmingCharacters(in: .whitespaces)
+            guard let cidr = CIDR(trimmed) else {
+                throw UsageError("--service-cidr: \"\(trimmed)\" is not a CIDR (such as 10.96.0.0/12 or fd00:10:96::/112)")
+            }
+            if !config.serviceCIDRs.contains(cidr) { config.serviceCIDRs.append(cidr) }
         }
         if let nodeName, !KubernetesName.isDNSSubdomain(nodeName) {
             throw UsageError("--node-name: \"\(nodeName)\" is not a valid node name")

@@ -22,7 +22,8 @@ enum Pipeline {
             let node = try options.nodeConfig()
             let objects = try ManifestReader.read(paths: options.paths)
             defer { Release.inBackground(objects) }
-            return (try validated(objects, options), node)
+            let cluster = try validated(objects, options)
+            return (cluster, node.adding(serviceCIDRs: cluster.serviceCIDRs))
         }
     }
 

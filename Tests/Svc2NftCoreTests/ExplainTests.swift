@@ -71,3 +71,18 @@ import Testing
         }
     }
 }
+
+/// `--service-cidr`: explain names the drop of an unallocated ClusterIP in Service terms.
+@Suite struct UnallocatedClusterIPExplainTests {
+    @Test func explainSaysWhyAnUnallocatedAddressIsDropped() throws {
+        let fixture = Fixture.named("service-cidr")
+        let result = try Svc2NftBinary.run(
+            ["explain", "--from", "10.244.2.50", "--to", "10.96.7.7:80"] + fixture.arguments + fixture.inputs, in: fixture.directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("DROP  100.0%"), "\(result.stdout)")
+        #expect(result.stdout.contains("inside Service CIDR 10.96.0.0/16 but no Service holds it"), "\(result.stdout)")
+        let outside = try Svc2NftBinary.run(
+            ["explain", "--from", "10.244.2.50", "--to", "10.97.0.5:80"] + fixture.arguments + fixture.inputs, in: fixture.directory)
+        #expect(!outside.stdout.contains("DROP"), "\(outside.stdout)")
+    }
+}

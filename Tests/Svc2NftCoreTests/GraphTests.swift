@@ -4,7 +4,7 @@ import Testing
 
 /// `svc2nft graph` output for both formats, as golden files.
 @Suite struct GraphTests {
-    static let cases = ["shop", "policy-external-local", "loadbalancer"]
+    static let cases = ["shop", "policy-external-local", "loadbalancer", "service-cidr"]
 
     @Test(arguments: cases, ["dot", "mermaid"])
     func graphMatchesGolden(_ name: String, _ format: String) throws {

@@ -169,6 +169,7 @@ import Testing
             case "--node-ip": node.nodeIPs.append(IPAddress(rest.popFirst() ?? "")!)
             case "--cluster-cidr": node.clusterCIDRs.append(CIDR(rest.popFirst() ?? "")!)
             case "--nodeport-addresses": node.nodePortAddresses.append(CIDR(rest.popFirst() ?? "")!)
+            case "--service-cidr": node.serviceCIDRs += (rest.popFirst() ?? "").split(separator: ",").map { CIDR(String($0))! }
             case "--masquerade-all": node.masqueradeAll = true
             case "--table": node.tableName = rest.popFirst() ?? ""
             default: return nil

@@ -52,6 +52,7 @@ import Testing
         ("no-endpoints", "goto reject-chain", "rejects become plain drops or passes"),
         ("loadbalancer", "ip saddr != { 198.51.100.0/25, 203.0.113.0/24 } drop", "source-range firewall gone"),
         ("policy-external-local", "goto local-policy/ready-local/tcp/http", "Local policy falls through"),
+        ("service-cidr", "drop traffic to unallocated ClusterIPs", "unallocated ClusterIPs are forwarded off the node"),
     ]
 
     @Test(arguments: mutations.indices)

@@ -195,6 +195,161 @@ def latency(args):
         bed.cleanup()
 
 
+def udp_client(args):
+    """Sends one datagram every --interval seconds from one fixed source address and port
+    (so every datagram belongs to one conntrack entry) until stdin closes; prints one JSON
+    list of [monotonic send time, endpoint that answered or null]."""
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    s = socket.socket(family(args.dest), socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.source, args.sport))
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ)
+    out = []
+    while not stop.is_set():
+        start = time.monotonic()
+        try:
+            s.sendto(b"hi", (args.dest, args.port))
+        except OSError:
+            pass
+        answer = None
+        deadline = start + args.interval * 0.9
+        while answer is None and time.monotonic() < deadline:
+            if sel.select(max(0.0, deadline - time.monotonic())):
+                try:
+                    answer = s.recv(128).decode().split(" ")[0]
+                except OSError:
+                    answer = None  # ICMP error (REJECT)
+                    break
+        out.append([start, answer])
+        time.sleep(max(0.0, start + args.interval - time.monotonic()))
+    json.dump(out, sys.stdout)
+
+
+def tcp_echo(args):
+    """TCP server that answers every message on a connection (not only the first) with
+    its own address: a long-lived connection shows whether it still reaches it."""
+    ip, port = args.listen.rsplit(",", 1)
+    srv = socket.socket(family(ip), socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((ip, int(port)))
+    srv.listen(16)
+    print("ready", flush=True)
+
+    def handle(conn):
+        with conn:
+            while True:
+                try:
+                    if not conn.recv(64):
+                        return
+                    conn.sendall(endpoint_text(ip, int(port)).encode())
+                except OSError:
+                    return
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+
+def tcp_hold(args):
+    """One TCP connection kept open; a message every 100 ms until stdin closes. Prints
+    [[time, endpoint or error]] for each message."""
+    stop = threading.Event()
+    threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+    s = socket.create_connection((args.dest, args.port), timeout=2, source_address=(args.source, 0))
+    out = []
+    while not stop.is_set():
+        start = time.monotonic()
+        try:
+            s.sendall(b"hi")
+            out.append([start, s.recv(128).decode()])
+        except OSError as e:
+            out.append([start, f"ERROR {e}"])
+            break
+        time.sleep(0.1)
+    json.dump(out, sys.stdout)
+
+
+def stale(args):
+    """Stale conntrack entries. Loads --phase loaders in turn while fixed-port UDP
+    clients send every 50 ms and one TCP connection stays open; after each phase's
+    apply the first datagram of each client must be answered by one of the endpoints
+    the phase allows it, and every later one too; the TCP connection must keep working."""
+    phases = [json.loads(p) for p in args.phase]
+    clients = [dict(zip(("source", "sport", "dest", "port"), c.split(","))) for c in args.udp_client]
+    holds = [dict(zip(("source", "dest", "port"), c.split(","))) for c in args.tcp_hold]
+    def split(endpoint):  # "ip:port" or "[ip6]:port"
+        ip, port = endpoint.rsplit(":", 1)
+        return ip.strip("[]"), int(port)
+
+    def is_pod(ip):
+        return any(ipaddress.ip_address(ip) in ipaddress.ip_network(c) for c in DEFAULT_POD_CIDRS
+                   if ipaddress.ip_network(c).version == ipaddress.ip_address(ip).version)
+    udp_listeners = {split(e) + ("udp",) for e in args.udp_endpoint}
+    tcp_listeners = [split(e) for e in args.tcp_endpoint]
+    pods = {ip for ip, _, _ in udp_listeners if ip not in args.outside_listener} | {ip for ip, _ in tcp_listeners}
+    pods |= {c["source"] for c in clients + holds if is_pod(c["source"])}
+    outside = {c["source"] for c in clients + holds if not is_pod(c["source"])} | set(args.outside_listener)
+    bed = Bed(DEFAULT_NODE_IPS)
+    report = {"problems": [], "phases": []}
+    try:
+        bed.setup(pods, outside, udp_listeners)
+        for ip, port in tcp_listeners:
+            p = subprocess.Popen(["ip", "netns", "exec", bed.owner(ip), sys.executable, HERE, "tcpecho", "--listen", f"{ip},{port}"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            bed.servers.append(p)
+            if p.stdout.readline().strip() != "ready":
+                raise RuntimeError(f"tcp echo server failed: {p.stderr.read()}")
+        bed.load(phases[0]["loader"])
+        procs = []
+        for c in clients:
+            procs.append(subprocess.Popen(["ip", "netns", "exec", bed.owner(c["source"]), sys.executable, HERE, "udpclient",
+                                           "--source", c["source"], "--sport", c["sport"], "--dest", c["dest"], "--port", c["port"]],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        time.sleep(0.3)
+        hold_procs = [subprocess.Popen(["ip", "netns", "exec", bed.owner(h["source"]), sys.executable, HERE, "tcphold",
+                                        "--source", h["source"], "--dest", h["dest"], "--port", h["port"]],
+                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for h in holds]
+        time.sleep(args.settle)
+        applied = [(0.0, 0.0, phases[0])]  # (load started, load done, phase)
+        for phase in phases[1:]:
+            started = time.monotonic()
+            bed.load(phase["loader"])
+            applied.append((started, time.monotonic(), phase))
+            time.sleep(args.settle)
+        records = [json.loads(p.communicate("")[0]) for p in procs]
+        hold_records = [json.loads(p.communicate("")[0]) for p in hold_procs]
+        for index, (_, done, phase) in enumerate(applied):
+            # From the end of this apply to the start of the next.
+            end = applied[index + 1][0] if index + 1 < len(applied) else float("inf")
+            summary = {"name": phase.get("name", str(index)), "clients": []}
+            for c, rec in zip(clients, records):
+                after = [r for r in rec if done <= r[0] < end]
+                summary["clients"].append({"client": f"{c['source']}:{c['sport']}", "first": after[0][1] if after else None,
+                                           "reached": sorted({str(r[1]) for r in after})})
+                allowed = phase.get("expect", {}).get(f"{c['source']}:{c['sport']}")
+                if allowed is None:
+                    continue
+                if not after:
+                    report["problems"].append(f"{summary['name']}: {c['source']}:{c['sport']} sent nothing")
+                elif after[0][1] not in allowed:
+                    report["problems"].append(
+                        f"{summary['name']}: the first datagram of {c['source']}:{c['sport']} after the apply reached {after[0][1]}, expected one of {allowed}")
+                elif any(r[1] not in allowed for r in after):
+                    report["problems"].append(
+                        f"{summary['name']}: {c['source']}:{c['sport']} reached {sorted({str(r[1]) for r in after})}, expected only {allowed}")
+            report["phases"].append(summary)
+        for h, rec in zip(holds, hold_records):
+            bad = [r for r in rec if r[1].startswith("ERROR")]
+            reached = sorted({r[1] for r in rec})
+            if bad or len(reached) != 1 or len(rec) < 5:
+                report["problems"].append(f"TCP connection {h['source']} -> {h['dest']}:{h['port']} broke: {len(rec)} messages, reached {reached}")
+            report["tcp"] = {"messages": len(rec), "reached": reached}
+    finally:
+        bed.cleanup()
+    json.dump(report, sys.stdout)
+
+
 def probe(args):
     """Runs flows (JSON on stdin) from this namespace, in parallel; prints results."""
     flows = json.load(sys.stdin)
@@ -495,6 +650,27 @@ def main():
     c.add_argument("--client", action="append", required=True)
     c.add_argument("--rounds", type=int, default=50)
     c.add_argument("--pause", type=float, default=0.02)
+    uc = sub.add_parser("udpclient")
+    uc.add_argument("--source", required=True)
+    uc.add_argument("--sport", type=int, required=True)
+    uc.add_argument("--dest", required=True)
+    uc.add_argument("--port", type=int, required=True)
+    uc.add_argument("--interval", type=float, default=0.05)
+    te = sub.add_parser("tcpecho")
+    te.add_argument("--listen", required=True)
+    th = sub.add_parser("tcphold")
+    th.add_argument("--source", required=True)
+    th.add_argument("--dest", required=True)
+    th.add_argument("--port", type=int, required=True)
+    sa = sub.add_parser("stale", help="stale conntrack entries: fixed-port UDP clients across applies")
+    sa.add_argument("--phase", action="append", required=True,
+                    help='JSON {"name", "loader": argv, "expect": {"src:sport": [endpoints the client may reach]}}')
+    sa.add_argument("--udp-client", action="append", default=[], help="source,sport,dest,port")
+    sa.add_argument("--tcp-hold", action="append", default=[], help="source,dest,port")
+    sa.add_argument("--udp-endpoint", action="append", default=[], help="ip:port with a UDP reply server")
+    sa.add_argument("--tcp-endpoint", action="append", default=[], help="ip:port with a TCP echo server")
+    sa.add_argument("--outside-listener", action="append", default=[], help="an address answered outside the node")
+    sa.add_argument("--settle", type=float, default=1.0)
     r = sub.add_parser("run", help="build the bed for a fixture, load, replay flows, judge")
     r.add_argument("--flows", required=True)
     r.add_argument("--node-ip", action="append", default=[])
@@ -513,6 +689,14 @@ def main():
         return churn(args)
     if args.cmd == "latency":
         return latency(args)
+    if args.cmd == "udpclient":
+        return udp_client(args)
+    if args.cmd == "tcpecho":
+        return tcp_echo(args)
+    if args.cmd == "tcphold":
+        return tcp_hold(args)
+    if args.cmd == "stale":
+        return stale(args)
 
     flows = json.load(open(args.flows))
     skipped = []
@@ -543,7 +727,9 @@ def main():
             ip = ip.strip("[]")  # [fd00::1]:80
             pods.add(ip)
             listeners.add((ip, int(port), f["protocol"]))
-        if kind == "":
+        # "listener": a server answers at the destination even where the flow expects
+        # REJECT or DROP, so a packet that is forwarded instead of stopped gets a reply.
+        if kind == "" or f.get("listener"):
             listeners.add((f["destIP"], f["destPort"], f["protocol"]))
         if f.get("destOnNode"):
             extra_node_ips.add(f["destIP"])

@@ -116,6 +116,23 @@ public struct TrafficGraph: Sendable {
                     edge(entry(element.key), verdictNode(verdict, reason: reason), "new connections")
                 }
             }
+            // Service CIDRs (`--service-cidr`, ServiceCIDR objects): addresses no Service holds are dropped (cluster-ips-check).
+            for chain in table.chains {
+                for rule in chain.rules where rule.comment?.text == BaseChains.unallocatedComment {
+                    guard case .address(.destination, false, let operand)? = rule.exprs.first else { continue }
+                    let cidrs: [CIDR] =
+                        switch operand {
+                        case .prefix(let cidr): [cidr]
+                        case .prefixes(let list): list
+                        default: []
+                        }
+                    let text = cidrs.map(\.description).joined(separator: ", ")
+                    let id = node("entry:unallocated:\(text)", "unallocated ClusterIPs in \(text)", .entry)
+                    edge(pods, id)
+                    edge(outside, id)
+                    edge(id, verdictNode(.drop, reason: "no Service holds the address"), "Service CIDR")
+                }
+            }
         }
     }
 

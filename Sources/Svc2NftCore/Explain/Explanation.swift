@@ -29,11 +29,19 @@ public struct Explanation: Sendable {
                 if let owner = step.owner, !owners.contains(owner) { owners.append(owner) }
             }
         }
-        let reasons = owners.compactMap { owner -> String? in
+        var reasons = owners.compactMap { owner -> String? in
             guard let service = cluster.services.first(where: { $0.id == owner.service }),
                 let port = service.ports.first(where: { $0.label == owner.port })
             else { return nil }
             return reason(service, port: port, family: packet.destination.family, cluster: cluster, node: node)
+        }
+        let droppedAsUnallocated = outcomes.contains { outcome in
+            outcome.verdict == .drop && outcome.path.last?.rule.comment?.text == BaseChains.unallocatedComment
+        }
+        if droppedAsUnallocated, let cidr = node.serviceCIDRs.first(where: { $0.contains(packet.destination) }) {
+            reasons.append(
+                "\(packet.destination) is inside Service CIDR \(cidr) but no Service holds it: dropped, as kube-proxy drops traffic to unallocated ClusterIPs"
+            )
         }
         return Explanation(packet: packet, outcomes: outcomes, reasons: reasons)
     }

@@ -365,8 +365,8 @@ public struct JSONParser {
     /// Fields the API server keeps for its own bookkeeping, which nothing in svc2nft
     /// reads: they are checked as JSON but not kept, which saves a third of the values
     /// of a `kubectl get -o json` dump (each endpoint's `targetRef`, every object's
-    /// `uid`, `resourceVersion`, `creationTimestamp`, `managedFields`). Not
-    /// `deletionTimestamp`: rare, and a Node's says it is going away (`/healthz`).
+    /// `uid`, `creationTimestamp`, `managedFields`). `resourceVersion` (the API watch
+    /// resumes from it) and `deletionTimestamp` (a Node being deleted) are read by `run`.
     static func isBookkeeping(_ key: String) -> Bool {
         switch key.utf8.count {
         case 3: key == "uid"
@@ -375,7 +375,7 @@ public struct JSONParser {
         case 10: key == "generation" || key == "finalizers"
         case 12: key == "generateName"
         case 13: key == "managedFields"
-        case 15: key == "resourceVersion" || key == "ownerReferences"
+        case 15: key == "ownerReferences"
         case 17: key == "creationTimestamp"
         default: false
         }

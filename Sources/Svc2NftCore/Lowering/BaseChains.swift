@@ -116,18 +116,13 @@ enum BaseChains {
         let nodePortCheck = Versioning.chain(
             nodePortEndpointsCheck.text, comment: nil, rules: [Rule(destination + [.verdictMap(.protocolPort, noEndpointNodePorts)])],
             owner: nil)
+        let clusterIPCheck = clusterIPsCheckChain(node, family: family)
         let chains = [
             dispatch,
             Chain(name: firewallCheck, rules: [Rule([.verdictMap(.addressProtocolPort, firewallIPs)])]),
             Chain(name: serviceEndpointsCheck, rules: [Rule([.verdictMap(.addressProtocolPort, noEndpointServices)])]),
             nodePortCheck,
-            Chain(
-                name: clusterIPsCheck,
-                rules: [
-                    Rule(
-                        [.address(.destination, negated: false, .named(clusterIPs)), .reject],
-                        comment: "reject traffic to invalid ports of ClusterIPs")
-                ]),
+            clusterIPCheck,
             Chain(name: markForMasquerade, rules: [Rule([.markSet(markMasqBit)])]),
             Chain(
                 name: masquerading,
@@ -138,7 +133,33 @@ enum BaseChains {
                 ]),
             Chain(name: rejectChain, comment: "Service without endpoints", rules: [Rule([.reject])]),
         ]
-        return (chains, [services: dispatch.name, nodePortEndpointsCheck: nodePortCheck.name])
+        return (
+            chains, [services: dispatch.name, nodePortEndpointsCheck: nodePortCheck.name, clusterIPsCheck: clusterIPCheck.name]
+        )
+    }
+
+    /// `cluster-ips-check`, as kube-proxy's nftables proxier writes it (Kubernetes 1.33):
+    /// reject traffic to ports of live ClusterIPs that no Service port serves (a live
+    /// ClusterIP's served ports were DNATed before this chain runs), then drop traffic to
+    /// any other address inside the Service CIDRs: an unallocated ClusterIP, which would
+    /// otherwise follow the default route off the node. Drop, not reject, as kube-proxy:
+    /// nothing answers for an address no Service holds. With Service CIDRs the chain
+    /// depends on options, so it is content-named like `services`; without, it keeps its
+    /// plain name.
+    static let unallocatedComment = "drop traffic to unallocated ClusterIPs"
+
+    static func clusterIPsCheckChain(_ node: NodeConfig, family: IPFamily) -> Chain {
+        var rules = [
+            Rule(
+                [.address(.destination, negated: false, .named(clusterIPs)), .reject],
+                comment: "reject traffic to invalid ports of ClusterIPs")
+        ]
+        let cidrs = Set(node.serviceCIDRs.filter { $0.family == family }).sorted()
+        guard !cidrs.isEmpty else { return Chain(name: clusterIPsCheck, rules: rules) }
+        let operand: AddressOperand = cidrs.count == 1 ? .prefix(cidrs[0]) : .prefixes(cidrs)
+        rules.append(
+            Rule([.address(.destination, negated: false, operand), .verdict(.drop)], comment: unallocatedComment))
+        return Versioning.chain(clusterIPsCheck.text, comment: nil, rules: rules, owner: nil)
     }
 
     /// The fixed sets and maps, empty; lowering fills in the elements.

@@ -11,6 +11,9 @@ public struct NodeConfig: Sendable, Hashable {
     public var clusterCIDRs: [CIDR]
     /// `--nodeport-addresses`: NodePorts answer only on node addresses inside these.
     public var nodePortAddresses: [CIDR]
+    /// `--service-cidr`: the Service CIDRs (both families); traffic to an address inside
+    /// them that no Service holds is dropped.
+    public var serviceCIDRs: [CIDR]
     /// `--masquerade-all`
     public var masqueradeAll: Bool
     /// `--table`: the name of our `ip` and `ip6` tables.
@@ -20,15 +23,25 @@ public struct NodeConfig: Sendable, Hashable {
 
     public init(
         nodeName: String? = nil, nodeZone: String? = nil, nodeIPs: [IPAddress] = [], clusterCIDRs: [CIDR] = [],
-        nodePortAddresses: [CIDR] = [], masqueradeAll: Bool = false, tableName: String = NodeConfig.defaultTableName
+        nodePortAddresses: [CIDR] = [], serviceCIDRs: [CIDR] = [], masqueradeAll: Bool = false,
+        tableName: String = NodeConfig.defaultTableName
     ) {
         self.nodeName = nodeName
         self.nodeZone = nodeZone
         self.nodeIPs = nodeIPs
         self.clusterCIDRs = clusterCIDRs
         self.nodePortAddresses = nodePortAddresses
+        self.serviceCIDRs = serviceCIDRs
         self.masqueradeAll = masqueradeAll
         self.tableName = tableName
+    }
+
+    /// This configuration with more Service CIDRs (from `ServiceCIDR` objects), each
+    /// once, after the `--service-cidr` ones.
+    public func adding(serviceCIDRs more: [CIDR]) -> NodeConfig {
+        var config = self
+        for cidr in more where !config.serviceCIDRs.contains(cidr) { config.serviceCIDRs.append(cidr) }
+        return config
     }
 
     /// Table names must be plain nft identifiers and not nft keywords, which nft refuses

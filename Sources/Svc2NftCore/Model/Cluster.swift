@@ -4,10 +4,14 @@
 public struct Cluster: Sendable {
     public let services: [Service]
     public let slices: [ServiceID: [EndpointSlice]]
+    /// The `spec.cidrs` of `ServiceCIDR` objects, sorted, without duplicates; lowering
+    /// adds them to `--service-cidr` (`NodeConfig.adding(serviceCIDRs:)`).
+    public let serviceCIDRs: [CIDR]
 
-    public init(services: [Service], slices: [ServiceID: [EndpointSlice]]) {
+    public init(services: [Service], slices: [ServiceID: [EndpointSlice]], serviceCIDRs: [CIDR] = []) {
         self.services = services.sorted { $0.id < $1.id }
         self.slices = slices
+        self.serviceCIDRs = Set(serviceCIDRs).sorted()
     }
 }
 
@@ -42,6 +46,7 @@ public enum ClusterLoader {
         var endpointsByName: [ServiceID: Location] = [:]
         var legacy: [ServiceID: [EndpointSlice]] = [:]
         var skippedKinds: [String: Int] = [:]
+        var serviceCIDRs: [CIDR] = []
 
         func fail(_ error: ModelError) {
             if keepGoing { report.warnings.append("\(error) (object skipped)") } else { errors.append(error) }
@@ -50,13 +55,14 @@ public enum ClusterLoader {
         // Decoding is pure per object: do it on all cores (parsing a List's items there
         // too, each tree freed as soon as it is decoded), then merge in input order.
         let decoded = objects.orderedParallelMap { object -> (apiVersion: String?, result: Decoded) in
-            guard ["Service", "EndpointSlice", "Endpoints"].contains(object.kind) else { return (nil, .other) }
+            guard ["Service", "EndpointSlice", "Endpoints", "ServiceCIDR"].contains(object.kind) else { return (nil, .other) }
             let raw = object.parsed
             let apiVersion: String? = if case .string(let s)? = raw.value["apiVersion"] { s } else { nil }
             do throws(ModelError) {
                 switch raw.kind {
                 case "Service": return (apiVersion, .service(try ServiceDecoder.decode(raw)))
                 case "EndpointSlice": return (apiVersion, .slice(try EndpointDecoder.decodeSlice(raw)))
+                case "ServiceCIDR": return (apiVersion, .serviceCIDR(try ServiceCIDRDecoder.decode(raw)))
                 default: return (apiVersion, .endpoints(try EndpointDecoder.decodeEndpoints(raw)))
                 }
             } catch {
@@ -96,6 +102,9 @@ public enum ClusterLoader {
                     }
                     endpointsByName[id] = here
                     legacy[id] = converted
+                case ("ServiceCIDR", let version?) where version.hasPrefix("networking.k8s.io/"):
+                    // Overlapping ServiceCIDRs are normal (a range being replaced); the union counts.
+                    serviceCIDRs += try result.serviceCIDR().cidrs
                 default:
                     skippedKinds[raw.kind.isEmpty ? "(no kind)" : raw.kind, default: 0] += 1
                 }
@@ -119,9 +128,10 @@ public enum ClusterLoader {
 
         for (kind, count) in skippedKinds.sorted(by: { $0.key < $1.key }) {
             report.notes.append(
-                "skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice and Endpoints)")
+                "skipped \(count) object\(count == 1 ? "" : "s") of kind \(kind) (svc2nft reads Service, EndpointSlice, Endpoints and ServiceCIDR)"
+            )
         }
-        let cluster = Cluster(services: serviceList, slices: slices)
+        let cluster = Cluster(services: serviceList, slices: slices, serviceCIDRs: serviceCIDRs)
         for service in cluster.services where service.type == .externalName {
             report.notes.append("\(service.id) is ExternalName (\(service.externalName ?? "")): a DNS alias, no packet rules")
         }
@@ -134,6 +144,7 @@ private enum Decoded: Sendable {
     case service(Service)
     case slice(EndpointSlice?)
     case endpoints((ServiceID, Location, [EndpointSlice]))
+    case serviceCIDR((name: String, cidrs: [CIDR]))
     case other
     case failed(ModelError)
 
@@ -147,6 +158,12 @@ private enum Decoded: Sendable {
         if case .failed(let e) = self { throw e }
         guard case .slice(let s) = self else { preconditionFailure("decoded as another kind") }
         return s
+    }
+
+    func serviceCIDR() throws(ModelError) -> (name: String, cidrs: [CIDR]) {
+        if case .failed(let e) = self { throw e }
+        guard case .serviceCIDR(let c) = self else { preconditionFailure("decoded as another kind") }
+        return c
     }
 
     func endpoints() throws(ModelError) -> (ServiceID, Location, [EndpointSlice]) {

@@ -12,6 +12,11 @@ public struct ClusterStore: Sendable {
     private var slicesOfService: [ServiceID: Set<ServiceID>] = [:]
     /// Converted `Endpoints`, keyed by Service.
     private var legacy: [ServiceID: [EndpointSlice]] = [:]
+    /// `ServiceCIDR` objects' ranges, keyed by object name.
+    private var serviceCIDRsByName: [String: [CIDR]] = [:]
+
+    /// The ranges of every `ServiceCIDR` object, sorted, without duplicates.
+    public var serviceCIDRs: [CIDR] { Set(serviceCIDRsByName.values.joined()).sorted() }
 
     public init() {}
 
@@ -29,11 +34,12 @@ public struct ClusterStore: Sendable {
             let list = slices(of: id)
             if !list.isEmpty { byService[id] = list }
         }
-        return Cluster(services: Array(services.values), slices: byService)
+        return Cluster(services: Array(services.values), slices: byService, serviceCIDRs: serviceCIDRs)
     }
 
     /// Records one event; returns the Services whose rules may change (a slice can
-    /// move from one Service to another). An invalid object changes nothing and throws.
+    /// move from one Service to another; a `ServiceCIDR` changes no Service's rules, see
+    /// `serviceCIDRs`). An invalid object changes nothing and throws.
     public mutating func apply(_ event: ObjectEvent) throws(ModelError) -> Set<ServiceID> {
         let raw = event.object.parsed
         switch (raw.kind, event.change) {
@@ -66,12 +72,21 @@ public struct ClusterStore: Sendable {
             let id = try identity(raw, nameRule: .dnsLabel)
             legacy[id] = nil
             return [id]
+        case ("ServiceCIDR", .upsert):
+            let (name, cidrs) = try ServiceCIDRDecoder.decode(raw)
+            serviceCIDRsByName[name] = cidrs
+            return []
+        case ("ServiceCIDR", .delete):
+            let field = Field(value: raw.value, file: raw.file, path: raw.path, object: nil).child("metadata").child("name")
+            serviceCIDRsByName[try field.string()] = nil
+            return []
         default:
             return []
         }
     }
 
-    /// Makes a complete list of one kind (`Service`, `EndpointSlice` or `Endpoints`), as a
+    /// Makes a complete list of one kind (`Service`, `EndpointSlice`, `Endpoints` or
+    /// `ServiceCIDR`), as a
     /// fresh list from the API server gives it, what the store holds of that kind: objects
     /// missing from it are deleted, the rest recorded. An invalid object keeps its
     /// previous version (it is not deleted either); its error is returned with the rest.
@@ -87,6 +102,13 @@ public struct ClusterStore: Sendable {
             } catch {
                 errors.append(error)
             }
+        }
+        if kind == "ServiceCIDR" {
+            let names = Set(objects.compactMap { object -> String? in
+                if case .string(let name)? = object.value["metadata"]?["name"] { name } else { nil }
+            })
+            for name in serviceCIDRsByName.keys where !names.contains(name) { serviceCIDRsByName[name] = nil }
+            return (touched, errors)
         }
         let held: [ServiceID] =
             switch kind {

@@ -1,0 +1,125 @@
+import Foundation
+import Svc2NftTestSupport
+import Testing
+
+/// `svc2nft run` end to end: the agent in a node namespace watches the API server
+/// double; Services and slices changed through the double reach real packets within a
+/// sync, across cut connections, `410 Gone`, an API server that is down at start, and a
+/// Service that arrives before its slices.
+@Suite(.serialized) struct RunAgentTests {
+    static func skip(_ what: String) -> Bool { APIServerDoubleTests.skip(what) }
+
+    /// The double holds web (10.96.0.10:80 -> 10.244.1.5:8080) and the Node.
+    static func bed() throws -> AgentBed {
+        let bed = try AgentBed()
+        bed.double.put(KubeObjects.node("node-a", internalIP: "192.168.1.10"))
+        bed.double.put(KubeObjects.service("web", clusterIP: "10.96.0.10"))
+        bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.5"]))
+        return bed
+    }
+
+    @Test func changesThroughTheAPIReachPackets() throws {
+        if Self.skip("run: changes reach packets") { return }
+        let bed = try Self.bed()
+        try bed.startAPI()
+        try bed.startAgent()
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+
+        bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.6"]))
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.6" }, "\(bed.log)")
+
+        // An object the API server would not hold is skipped with a warning; the agent goes on.
+        var bad = KubeObjects.service("broken", clusterIP: "10.96.0.30")
+        bad["spec"] = ["clusterIP": "10.96.0.30", "ports": [["port": 70000, "protocol": "TCP"]]]
+        bed.double.put(bad)
+        bed.double.put(KubeObjects.service("api", clusterIP: "10.96.0.11"))
+        bed.double.put(KubeObjects.slice("api-1", service: "api", addresses: ["10.244.1.5"]))
+        #expect(try bed.eventually { try bed.get("10.96.0.11") == "10.244.1.5" }, "\(bed.log)")
+        #expect(bed.log.contains("default/broken"), "the invalid Service is named in a warning:\n\(bed.log)")
+        #expect(bed.agentIsRunning)
+
+        bed.double.delete(kind: "Service", name: "web")
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == nil }, "\(bed.log)")
+        #expect(try bed.get("10.96.0.11") == "10.244.1.5")
+
+        // SIGTERM: exit 0, the rules stay (as kube-proxy leaves them).
+        #expect(bed.stopAgent() == 0, "\(bed.log)")
+        #expect(try bed.node.listTable("ip").contains("10.96.0.11 . tcp . 80"))
+        #expect(try bed.get("10.96.0.11") == "10.244.1.5")
+    }
+
+    @Test func cutWatchesAndGoneVersionsConverge() throws {
+        if Self.skip("run: cut watches and 410") { return }
+        let bed = try Self.bed()
+        try bed.startAPI()
+        try bed.startAgent()
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+        #expect(try bed.eventually { bed.double.openWatches == 3 }, "\(bed.log)")
+
+        bed.double.cutWatches()
+        bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.6"]))
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.6" }, "after a cut watch:\n\(bed.log)")
+
+        // History compacted and watches cut: the next watch gets 410 and the agent lists again;
+        // a change made meanwhile (web moved back) arrives with the new list.
+        bed.double.compact()
+        bed.double.cutWatches()
+        bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.5"]))
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "after 410:\n\(bed.log)")
+        #expect(bed.log.contains("listing again"), "\(bed.log)")
+        #expect(bed.agentIsRunning)
+    }
+
+    @Test func nothingIsTouchedBeforeTheFirstCompleteList() throws {
+        if Self.skip("run: API down at start") { return }
+        let bed = try Self.bed()
+        // Rules already on the node: an old Service the cluster no longer has.
+        let file = bed.certificates.directory.appendingPathComponent("old.json")
+        let old = KubeObjects.service("old", clusterIP: "10.96.0.20")
+        try JSONSerialization.data(withJSONObject: old).write(to: file)
+        let applied = try bed.node.run([Svc2NftBinary.path, "apply", "--cluster-cidr", "10.244.0.0/16", file.path])
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let before = try bed.node.listOurTables()
+
+        try bed.startAgent()
+        // A refused connection fails a list after the connect timeout (5 s); it is retried.
+        #expect(bed.eventually(15) { bed.log.contains("list of services failed") }, "the agent retries:\n\(bed.log)")
+        #expect(try bed.node.listOurTables() == before, "the agent changed rules before any list:\n\(bed.log)")
+        #expect(bed.agentIsRunning)
+
+        try bed.startAPI()
+        #expect(try bed.eventually(15) { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+        #expect(try !bed.node.listTable("ip").contains("10.96.0.20"), "the old Service's rules are gone")
+    }
+
+    @Test func aServiceBeforeItsSlicesLeavesOthersWorking() throws {
+        if Self.skip("run: Service before slices") { return }
+        let bed = try Self.bed()
+        try bed.startAPI()
+        try bed.startAgent()
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+
+        bed.double.put(KubeObjects.service("late", clusterIP: "10.96.0.12"))
+        // No endpoints yet: rejected (connection refused), and web still answers.
+        #expect(try bed.eventually { try bed.curlStatus("10.96.0.12") == 7 }, "\(bed.log)")
+        #expect(try bed.get("10.96.0.10") == "10.244.1.5")
+        bed.double.put(KubeObjects.slice("late-1", service: "late", addresses: ["10.244.1.6"]))
+        #expect(try bed.eventually { try bed.get("10.96.0.12") == "10.244.1.6" }, "\(bed.log)")
+    }
+
+    @Test func oneAgentPerNode() throws {
+        if Self.skip("run: node lock") { return }
+        let bed = try Self.bed()
+        try bed.startAPI()
+        try bed.startAgent()
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+        let file = bed.certificates.directory.appendingPathComponent("web.json")
+        try JSONSerialization.data(withJSONObject: KubeObjects.service("web", clusterIP: "10.96.0.10")).write(to: file)
+        for argv in [["apply", file.path], ["delete"]] {
+            let second = try bed.node.run([Svc2NftBinary.path] + argv)
+            #expect(second.status == 1, "\(argv): \(second.stderr)")
+            #expect(second.stderr.contains("another svc2nft"), "\(second.stderr)")
+        }
+        #expect(try bed.get("10.96.0.10") == "10.244.1.5", "the agent's rules are untouched")
+    }
+}
