@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure Swift: manifests -> model -> rule graph -> nft text. No C.
@@ -29,6 +30,19 @@ let package = Package(
         ),
         // Rule graph -> one netlink batch -> kernel.
         .target(name: "Svc2NftNetlink", dependencies: ["Svc2NftCore", "CNftnl"]),
+        // kube-proxy's /healthz, /livez, Service health check ports and /metrics, over
+        // HTTP (SwiftNIO) and Prometheus text. No nft or netlink knowledge.
+        .target(
+            name: "Svc2NftHealth",
+            dependencies: [
+                "Svc2NftCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The Kubernetes API: where it is (kubeconfig, in-cluster), paged lists and watches.
         .target(
             name: "Svc2NftKube",
@@ -61,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "svc2nft",
             dependencies: [
-                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftKube", "Svc2NftAgent",
+                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftKube", "Svc2NftAgent", "Svc2NftHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -74,6 +88,7 @@ let package = Package(
         .executableTarget(
             name: "svc2nft-bench", dependencies: ["Svc2NftCore", "Svc2NftNetlink"], linkerSettings: [.linkedLibrary("jemalloc")]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
+        .testTarget(name: "Svc2NftHealthTests", dependencies: ["Svc2NftCore", "Svc2NftHealth", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(
             name: "Svc2NftKernelTests",

@@ -30,8 +30,9 @@ public struct AgentSettings: Sendable {
 
 /// What the agent tells its watchers (health, metrics) besides its log.
 public protocol AgentObserver: Sendable {
-    /// Objects changed; a sync is due.
-    func changeQueued()
+    /// Objects changed (one watch event's, or a whole list's); a sync is due. Health
+    /// counts Service and endpoint changes and reads EndpointSlice trigger times from them.
+    func changeQueued(_ objects: [RawObject])
     /// A sync went through.
     func synced(_ report: SyncReport)
     /// A sync failed; the next one applies in full.
@@ -124,7 +125,7 @@ public final class Agent: ServiceLifecycle.Service {
                 } else {
                     for error in worker.syncer.replace(kind: resource.kind, with: objects) { skipped(error) }
                 }
-                observer?.changeQueued()
+                observer?.changeQueued(objects)
             case .update(.changed(let resource, let event)):
                 if resource.kind == "Node" {
                     nodeInfo = event.change == .delete ? NodeInfo() : NodeInfo(event.object.value)
@@ -137,7 +138,7 @@ public final class Agent: ServiceLifecycle.Service {
                         skipped(error)
                     }
                 }
-                observer?.changeQueued()
+                observer?.changeQueued([event.object])
             case .wake:
                 wake = nil
             case .periodic:

@@ -66,9 +66,10 @@ public struct Applier {
     }
 
     /// Sends only differences (`apply --follow`), trusting that the kernel holds what
-    /// the last apply left; reads only the handles of the chains it renames.
+    /// the last apply left; reads only the handles of the chains it renames. `fault`:
+    /// see `GraphEncoder.Fault` (a chain this change adds or rewrites gets the bad rule).
     @discardableResult
-    public func apply(_ changes: [TableChange]) throws(ApplyError) -> Applied {
+    public func apply(_ changes: [TableChange], fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> Applied {
         var handles: [TableFamily: [String: UInt64]] = [:]
         for change in changes {
             for renamed in change.renamedChains {
@@ -79,7 +80,7 @@ public struct Applier {
                 handles[change.family, default: [:]][name] = handle
             }
         }
-        return try send(GraphEncoder.plan(changes, handles: handles))
+        return try send(GraphEncoder.plan(changes, handles: handles, fault: fault))
     }
 
     func send(_ plan: GraphEncoder.Plan) throws(ApplyError) -> Applied {

@@ -69,3 +69,15 @@ enum Errno {
 #if canImport(Glibc)
     import Glibc
 #endif
+
+extension ApplyError {
+    /// The kernel refused a batch (also when a fresh install's later stage was refused),
+    /// as opposed to a socket or permission failure.
+    public var isKernelRefusal: Bool {
+        switch self {
+        case .kernelRejected: true
+        case .partlyInstalled(let cause, _): cause.isKernelRefusal
+        case .permissionDenied, .socket: false
+        }
+    }
+}

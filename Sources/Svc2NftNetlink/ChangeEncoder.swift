@@ -7,7 +7,7 @@ extension GraphEncoder {
     /// changed chains rewritten under their old names, shared-map elements removed then
     /// added, removed chains and sets deleted, changed chains renamed. `handles` gives
     /// the kernel handle of each changed chain's old version.
-    public static func plan(_ changes: [TableChange], handles: [TableFamily: [String: UInt64]]) -> Plan {
+    public static func plan(_ changes: [TableChange], handles: [TableFamily: [String: UInt64]], fault: Fault? = nil) -> Plan {
         var batch = Batch()
         var tally = Tally()
         for change in changes {
@@ -17,9 +17,9 @@ extension GraphEncoder {
             addTable(family, change.table, comment: nil, into: &batch)
             for chain in change.addedChains { addChain(chain, table: table, into: &batch) }
             for set in change.addedSets { encode(set.retargeted(oldNames), table: table, create: true, into: &batch) }
-            for chain in change.addedChains { addRules(of: chain.retargeted(oldNames), table: table, fault: nil, into: &batch) }
+            for chain in change.addedChains { addRules(of: chain.retargeted(oldNames), table: table, fault: fault, into: &batch) }
             for renamed in change.renamedChains {
-                rewrite(renamed.old.name.text, as: renamed.new.retargeted(oldNames), table: table, fault: nil, into: &batch)
+                rewrite(renamed.old.name.text, as: renamed.new.retargeted(oldNames), table: table, fault: fault, into: &batch)
             }
             for (set, elements) in change.elements.sorted(by: { $0.key < $1.key }) {
                 addElements(elements.removed, to: set, delete: true, family: family, table: change.table, into: &batch)

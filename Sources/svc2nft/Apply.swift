@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Svc2NftAgent
 import Svc2NftCore
+import Svc2NftHealth
 import Svc2NftNetlink
 
 /// `svc2nft apply`: install the ruleset `compile` prints: to existing tables in one netlink
@@ -25,6 +26,8 @@ struct Apply: ParsableCommand {
     var syncDelay = 100
 
     @OptionGroup var options: NodeOptions
+
+    @OptionGroup(title: "With --follow: health and metrics") var health: HealthOptions
 
     /// Test-only: `SVC2NFT_TEST_FAULT_CHAIN=<chain>` adds a rule the kernel must refuse
     /// to that chain, to prove a refused batch changes nothing.
@@ -105,6 +108,13 @@ extension Apply {
             throw ExitCode(2)
         }
         let (node, objects) = Pipeline.validatedObjects(options)
+        let healthConfiguration: HealthAgent.Configuration
+        do {
+            healthConfiguration = try health.configuration(node: node)
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw ExitCode(2)
+        }
         let transport: MNLTransport
         do {
             transport = try MNLTransport()
@@ -112,8 +122,13 @@ extension Apply {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
+        let agent = HealthAgent(healthConfiguration)
         var follower = Follower(node: node, applier: Applier(transport: transport), delayMilliseconds: syncDelay)
-        throw ExitCode(follower.run(initial: objects))
+        follower.observer = HealthObserver(agent)
+        follower.syncer.fault = Self.fault
+        let status = follower.run(initial: objects)
+        agent.shutdown()
+        throw ExitCode(status)
     }
 }
 

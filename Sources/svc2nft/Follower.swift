@@ -13,6 +13,9 @@ struct Follower {
     let delayMilliseconds: Int32
     let maxWait: Duration
     var syncer: Syncer
+    /// Health and metrics (`--healthz-bind-address`, `--metrics-bind-address`): told what
+    /// `run`'s agent tells them.
+    var observer: (any AgentObserver)? = nil
 
     init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
         self.delayMilliseconds = Int32(delayMilliseconds)
@@ -76,9 +79,13 @@ struct Follower {
     }
 
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {
+        // Parsed once: the store and the observer both read the tree.
+        let event = ObjectEvent(change: event.change, object: event.object.parsed)
         do {
             try syncer.record(event)
+            observer?.changeQueued([event.object])
         } catch {
+            observer?.objectSkipped(error)
             if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
         }
     }
@@ -87,9 +94,12 @@ struct Follower {
     mutating func sync() {
         do {
             let report = try syncer.sync()
+            observer?.synced(report)
+            if let observer { observer.clusterSynced(syncer.store.cluster, node: syncer.node) }
             Pipeline.printError(report.description)
             if let cleaned = report.conntrack { Pipeline.printError(cleaned.logLine) }
         } catch {
+            observer?.syncFailed(error)
             Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
         }
     }

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import Svc2NftAgent
 import Svc2NftCore
+import Svc2NftHealth
 import Svc2NftKube
 import Svc2NftNetlink
 
@@ -35,6 +36,8 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: NodeOptions
 
+    @OptionGroup(title: "Health and metrics") var health: HealthOptions
+
     func run() async throws {
         let file: KubeProxyConfiguration?
         do {
@@ -43,6 +46,13 @@ struct Run: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let settings = try settings(file)
+        let healthConfiguration: HealthAgent.Configuration
+        do {
+            // kube-proxy's health timeout is twice its sync period.
+            healthConfiguration = try health.configuration(node: settings.node, defaultTimeout: settings.syncPeriod * 2, file: file)
+        } catch {
+            throw ValidationError("\(error)")
+        }
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = verbosity >= 4 ? .trace : verbosity >= 2 ? .debug : .info
@@ -64,9 +74,11 @@ struct Run: AsyncParsableCommand {
             Pipeline.printError("error: \(error)")
             throw ExitCode(1)
         }
-        let agent = Agent(settings: settings, client: client, applier: applier, logger: logger)
+        let health = HealthAgent(healthConfiguration, logger: logger)
+        let agent = Agent(settings: settings, client: client, applier: applier, logger: logger, observer: HealthObserver(health))
         let group = ServiceGroup(services: [agent], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+        health.shutdown()
         // The process ends here: its connections close with it. (async-http-client's
         // shutdown waited 5 s for the API server's side of each TLS connection to close.)
         withExtendedLifetime((lock, client)) { Foundation.exit(0) }
