@@ -86,7 +86,9 @@ let package = Package(
         ),
         // make bench: synthetic clusters and the benchmark table.
         .executableTarget(
-            name: "svc2nft-bench", dependencies: ["Svc2NftCore", "Svc2NftNetlink"], linkerSettings: [.linkedLibrary("jemalloc")]),
+            name: "svc2nft-bench",
+            // The API server double (test support) feeds `svc2nft run` for its latency figure.
+            dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"], linkerSettings: [.linkedLibrary("jemalloc")]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftHealthTests", dependencies: ["Svc2NftCore", "Svc2NftHealth", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),

@@ -52,12 +52,21 @@ struct LineReader {
 
     /// The next line with this prefix (other lines are passed to stderr); nil at EOF.
     mutating func next(startingWith prefix: String) -> String? {
+        next { $0.hasPrefix(prefix) }
+    }
+
+    /// The next line that contains `text` (a log line starts with its time).
+    mutating func next(containing text: String) -> String? {
+        next { $0.contains(text) }
+    }
+
+    private mutating func next(where wanted: (String) -> Bool) -> String? {
         while true {
             while let newline = buffer.firstIndex(of: 0x0A) {
                 let line = String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self)
                 buffer.removeSubrange(buffer.startIndex...newline)
                 Bench.log("follower: \(line)")
-                if line.hasPrefix(prefix) { return line }
+                if wanted(line) { return line }
             }
             let more = handle.availableData
             if more.isEmpty { return nil }

@@ -4,7 +4,8 @@ import Svc2NftNetlink
 
 /// `svc2nft-bench`: `generate N M` prints a synthetic cluster; `phases FILE` times the
 /// compile phases in-process; `conntrack N E` times the conntrack cleanup
-/// (ConntrackProbe.swift); `run` prints the benchmark table (see Bench.swift).
+/// (ConntrackProbe.swift); `run-latency N C` times event to kernel under `svc2nft run`
+/// (RunProbe.swift); `run` prints the benchmark table (see Bench.swift).
 @main
 struct BenchMain {
     static func main() throws {
@@ -23,6 +24,17 @@ struct BenchMain {
             print(
                 ConntrackProbe.run(
                     services: args.count > 1 ? Int(args[1]) ?? 10000 : 10000, entries: args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000))
+        case "run-latency":
+            guard args.count == 3, let n = Int(args[1]), let count = Int(args[2]) else { usage() }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-run-\(n).json").path
+            try Generator(services: n, endpoints: 10).generate().write(toFile: file, atomically: false, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("svc2nft").path
+            guard let result = try RunProbe.run(binary: binary, cluster: file, count: count) else {
+                FileHandle.standardError.write(Data("run-latency: svc2nft run failed\n".utf8))
+                exit(1)
+            }
+            print(String(format: "run, %d Services x 10: first full apply %.2f s; event to kernel ", n, result.initial) + RunProbe.summary(result.latencies) + " (\(count) changes)")
         case "conntrack-inner":
             guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
             try ConntrackProbe.inner(services: n, entries: e)
@@ -34,7 +46,7 @@ struct BenchMain {
     static func usage() -> Never {
         FileHandle.standardError.write(
             Data(
-                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
                     .utf8))
         exit(2)
     }
