@@ -133,7 +133,7 @@ public final class Agent: ServiceLifecycle.Service {
                 } else {
                     do {
                         try worker.syncer.record(event)
-                        logger.debug("\(resource) \(event.change == .delete ? "deleted" : "changed"): \(Follow.identity(event.object))")
+                        logger.debug("\(resource) \(event.change == .delete ? "deleted" : "changed"): \(event.object.displayName)")
                     } catch {
                         skipped(error)
                     }
@@ -213,16 +213,5 @@ final class SyncWorker: @unchecked Sendable {
                 continuation.resume(returning: Result { () throws(ApplyError) in try self.syncer.sync(repair: repair) })
             }
         }
-    }
-}
-
-/// Names objects in log lines.
-enum Follow {
-    /// "namespace/name" as the object says it (unvalidated: for logs only).
-    static func identity(_ object: RawObject) -> String {
-        func text(_ value: Value?) -> String { if case .string(let s)? = value { s } else { "" } }
-        let metadata = object.value["metadata"]
-        let namespace = text(metadata?["namespace"])
-        return namespace.isEmpty ? text(metadata?["name"]) : "\(namespace)/\(text(metadata?["name"]))"
     }
 }

@@ -147,6 +147,18 @@ enum Bench {
         settle()
         print("")
         print(ConntrackProbe.run(services: 10000, entries: 100_000))
+        guard root, let largest = options.sizes.max() else { return }
+        log("event to kernel under run, \(largest) Services")
+        settle()
+        let cluster = "\(options.directory)/cluster-\(largest).json"
+        print("")
+        if let result = try RunProbe.run(binary: binary, cluster: cluster, count: 100) {
+            print(
+                String(format: "svc2nft run, %d Services x 10: first full apply %.2f s after start; event to kernel ", largest, result.initial)
+                    + RunProbe.summary(result.latencies) + " (100 EndpointSlice changes through the API server double)")
+        } else {
+            print("svc2nft run: failed")
+        }
     }
 
     static func log(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }

@@ -28,7 +28,7 @@ struct Follower {
         // Validated already (an object skipped by --keep-going was reported then). As in
         // `compile`, the first of two objects with the same kind and name counts.
         var seen: Set<String> = []
-        for object in initial where seen.insert(Self.identity(object)).inserted {
+        for object in initial where seen.insert("\(object.kind) \(object.displayName)").inserted {
             record(ObjectEvent(change: .upsert, object: object), quietly: true)
         }
         if !initial.isEmpty { sync() }
@@ -69,13 +69,6 @@ struct Follower {
         if stream.hasPartialDocument { Pipeline.printError("warning: standard input ended inside a document; ignored") }
         if !syncer.pending.isEmpty || syncer.needsFull { sync() }
         return syncer.needsFull ? 1 : 0
-    }
-
-    /// "Kind namespace/name" as the manifest says it (unvalidated: only for duplicates).
-    static func identity(_ object: RawObject) -> String {
-        func text(_ value: Value?) -> String { if case .string(let s)? = value { s } else { "" } }
-        let metadata = object.value["metadata"]
-        return "\(object.kind) \(text(metadata?["namespace"]))/\(text(metadata?["name"]))"
     }
 
     mutating func record(_ event: ObjectEvent, quietly: Bool = false) {

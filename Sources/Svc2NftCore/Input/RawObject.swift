@@ -42,4 +42,13 @@ public struct RawObject: Sendable {
         if case .tree = source { return self }
         return RawObject(file: file, path: path, value: value)
     }
+
+    /// "namespace/name" (or "name") as the object says it, unvalidated: for logs and
+    /// duplicate checks, never for rules.
+    public var displayName: String {
+        func text(_ value: Value?) -> String { if case .string(let s)? = value { s } else { "" } }
+        let metadata = value["metadata"]
+        let namespace = text(metadata?["namespace"])
+        return namespace.isEmpty ? text(metadata?["name"]) : "\(namespace)/\(text(metadata?["name"]))"
+    }
 }
