@@ -23,6 +23,11 @@ struct Apply: ParsableCommand {
     @Option(name: .customLong("sync-delay"), help: "With --follow: milliseconds of quiet input before changes are applied.")
     var syncDelay = 100
 
+    @Flag(
+        name: .customLong("allow-empty"),
+        help: "Apply an input without Services even when our tables hold some (removes every Service's rules).")
+    var allowEmpty = false
+
     @OptionGroup var options: NodeOptions
 
     /// Test-only: `SVC2NFT_TEST_FAULT_CHAIN=<chain>` adds a rule the kernel must refuse
@@ -34,6 +39,7 @@ struct Apply: ParsableCommand {
     func run() throws {
         if follow { try runFollowing() }
         let (cluster, node) = Pipeline.cluster(options)
+        try refuseEmpty(serviceCount: cluster.services.count, node: node)
         do {
             let applier = Applier(transport: try MNLTransport())
             let tables = IPFamily.allCases.map { (TableFamily($0), node.tableName) }
@@ -59,8 +65,27 @@ struct Apply: ParsableCommand {
             Pipeline.finish(keeping: graph)
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernel
         }
+    }
+
+    /// Without `--allow-empty`, refuses (exit 2) an input with no Services when our
+    /// tables hold some: an empty input is far more often a mistake than a wish to remove
+    /// every Service from the node.
+    func refuseEmpty(serviceCount: Int, node: NodeConfig) throws {
+        guard serviceCount == 0, !allowEmpty else { return }
+        let holds: Bool
+        do {
+            holds = try Applier(transport: try MNLTransport()).holdsServices(IPFamily.allCases.map { (TableFamily($0), node.tableName) })
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw Failure.kernel
+        }
+        guard holds else { return }
+        Pipeline.printError(
+            "error: the input has no Services, but table \(node.tableName) holds some: applying it would remove every Service's rules from this node; check the input, or pass --allow-empty"
+        )
+        throw Failure.badInput
     }
 
     func report(_ applied: Applied, tables: Int, chains: Int, rules: Int) {
@@ -73,19 +98,20 @@ extension Apply {
     func runFollowing() throws -> Never {
         guard !options.paths.contains("-") else {
             Pipeline.printError("error: --follow reads changes from standard input; give files for the initial state, not '-'")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
         guard syncDelay >= 0 else {
             Pipeline.printError("error: --sync-delay: must be 0 or more milliseconds")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
         let (node, objects) = Pipeline.validatedObjects(options)
+        if !options.paths.isEmpty { try refuseEmpty(serviceCount: objects.count { $0.kind == "Service" }, node: node) }
         let transport: MNLTransport
         do {
             transport = try MNLTransport()
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernel
         }
         var follower = Follower(node: node, applier: Applier(transport: transport), delayMilliseconds: syncDelay)
         throw ExitCode(follower.run(initial: objects))
@@ -102,13 +128,13 @@ struct Delete: ParsableCommand {
     func run() throws {
         guard NodeConfig.isValidTableName(table) else {
             Pipeline.printError("error: --table: \"\(table)\" is not a usable table name")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
         do {
             try Applier(transport: MNLTransport()).delete(tableName: table)
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernel
         }
     }
 }

@@ -36,7 +36,7 @@ struct Explain: ParsableCommand {
 
     func usage(_ message: String) -> Error {
         Pipeline.printError("error: \(message)")
-        return ExitCode(2)
+        return Failure.badInput
     }
 
     static func parseEndpoint(_ text: String) -> (IPAddress, UInt16)? {

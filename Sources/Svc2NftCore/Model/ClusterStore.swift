@@ -42,7 +42,7 @@ public struct ClusterStore: Sendable {
             services[service.id] = service
             return [service.id]
         case ("Service", .delete):
-            let id = try identity(raw, nameRule: .dnsLabel)
+            let id = try identity(raw, nameRule: .dns1035Label)
             services[id] = nil
             return [id]
         case ("EndpointSlice", let change):
@@ -63,7 +63,7 @@ public struct ClusterStore: Sendable {
             legacy[id] = converted
             return [id]
         case ("Endpoints", .delete):
-            let id = try identity(raw, nameRule: .dnsLabel)
+            let id = try identity(raw, nameRule: .dnsSubdomain)
             legacy[id] = nil
             return [id]
         default:

@@ -4,7 +4,7 @@ enum ServiceDecoder {
 
     static func decode(_ raw: RawObject) throws(ModelError) -> Service {
         let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
-        let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
+        let id = try ObjectIdentity.read(root, nameRule: .dns1035Label)
         let object = root.owned(by: id.description)
         let spec = object.child("spec")
 
@@ -117,13 +117,14 @@ enum ServiceDecoder {
             switch targetField.value {
             case .none, .null?: target = .number(port)
             case .string(let text)?:
-                if let number = Int(text) {
-                    guard (1...65535).contains(number) else { throw targetField.invalid(text, "is not a port (1-65535)") }
-                    target = .number(UInt16(number))
-                } else {
-                    guard KubernetesName.isPortName(text) else { throw targetField.invalid(text, "is not a port number or port name") }
-                    target = .name(text)
+                // As the API server: a quoted "8080" is a port name, and not a valid one.
+                guard KubernetesName.isPortName(text) else {
+                    throw targetField.invalid(
+                        text,
+                        "is not a container port name (at most 15 lowercase letters, digits and '-', with a letter); a port number is written without quotes"
+                    )
                 }
+                target = .name(text)
             default: target = .number(try targetField.port())
             }
             var nodePort: UInt16 = 0
@@ -141,7 +142,9 @@ enum ServiceDecoder {
 /// Reads `metadata.namespace` and `metadata.name` and checks them against Kubernetes'
 /// naming rules; the namespace defaults to `default` as kubectl does.
 enum ObjectIdentity {
-    enum NameRule { case dnsLabel, dnsSubdomain }
+    /// The API server's rule for the kind's `metadata.name`: Services are DNS-1035
+    /// labels (`ValidateServiceName`), Endpoints and EndpointSlices DNS-1123 subdomains.
+    enum NameRule { case dns1035Label, dnsSubdomain }
 
     static func read(_ root: Field, nameRule: NameRule) throws(ModelError) -> ServiceID {
         let metadata = root.child("metadata")
@@ -153,10 +156,17 @@ enum ObjectIdentity {
             throw namespaceField.owned(by: "(invalid namespace)/\(KubernetesName.isDNSSubdomain(name) ? name : "(invalid name)")").invalid(
                 namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
         }
-        let valid = nameRule == .dnsLabel ? KubernetesName.isDNSLabel(name) : KubernetesName.isDNSSubdomain(name)
-        guard valid else {
-            throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
-                name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
+        switch nameRule {
+        case .dns1035Label:
+            guard KubernetesName.isDNS1035Label(name) else {
+                throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
+                    name, "is not a valid Service name (at most 63 lowercase letters, digits and '-', starting with a letter)")
+            }
+        case .dnsSubdomain:
+            guard KubernetesName.isDNSSubdomain(name) else {
+                throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
+                    name, "is not a valid name (dot-separated lowercase letters, digits and '-', at most 253)")
+            }
         }
         return ServiceID(namespace: namespace, name: name)
     }
