@@ -134,6 +134,10 @@ public enum ClusterLoader {
         for service in cluster.services where service.type == .externalName {
             report.notes.append("\(service.id) is ExternalName (\(service.externalName ?? "")): a DNS alias, no packet rules")
         }
+        for service in cluster.services where service.type != .externalName && !service.isHeadless && service.clusterIPs.isEmpty {
+            report.notes.append(
+                "\(service.id) has no spec.clusterIP yet (the API server allocates one when it creates the Service): no packet rules")
+        }
         return (cluster, report)
     }
 }

@@ -86,9 +86,9 @@ enum ServiceDecoder {
         if texts.isEmpty, let single = try spec.child("clusterIP").optionalString() {
             texts.append((single, spec.child("clusterIP")))
         }
-        guard !texts.isEmpty, !texts[0].0.isEmpty else {
-            throw .missingField(spec.child("clusterIP").location)
-        }
+        // No clusterIP yet: the API server allocates one when it creates the Service
+        // (`kubectl create service ... --dry-run=client` prints none). No address, no rules.
+        guard !texts.isEmpty, !texts[0].0.isEmpty else { return ([], false) }
         if texts[0].0 == "None" { return ([], true) }
         var addresses: [IPAddress] = []
         for (text, field) in texts {
