@@ -131,7 +131,8 @@ struct Field {
     }
 
     func l4Protocol() throws(ModelError) -> L4Protocol {
-        guard let text = try optionalString() else { return .tcp }
+        // Absent or "": the API server defaults the protocol to TCP.
+        guard let text = try optionalString(), !text.isEmpty else { return .tcp }
         guard let proto = L4Protocol(kubernetes: text) else { throw invalid(text, "is not a protocol (TCP, UDP or SCTP)") }
         return proto
     }

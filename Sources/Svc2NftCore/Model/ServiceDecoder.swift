@@ -115,7 +115,8 @@ enum ServiceDecoder {
             let targetField = item.child("targetPort")
             let target: TargetPort
             switch targetField.value {
-            case .none, .null?: target = .number(port)
+            // The API server defaults an absent, 0 or "" targetPort to the port.
+            case .none, .null?, .number(0)?, .string("")?: target = .number(port)
             case .string(let text)?:
                 // As the API server: a quoted "8080" is a port name, and not a valid one.
                 guard KubernetesName.isPortName(text) else {
