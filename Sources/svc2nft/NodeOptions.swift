@@ -49,6 +49,9 @@ struct NodeOptions: ParsableArguments {
             }
             config.nodePortAddresses.append(cidr)
         }
+        if let nodeZone, !KubernetesName.isLabelValue(nodeZone) {
+            throw UsageError("--node-zone: \"\(nodeZone)\" is not a zone name (a label value, as topology.kubernetes.io/zone)")
+        }
         if let nodeName, !KubernetesName.isDNSSubdomain(nodeName) {
             throw UsageError("--node-name: \"\(nodeName)\" is not a valid node name")
         }

@@ -180,6 +180,29 @@ import Testing
         }
     }
 
+    /// `explain --json` comes from an encoder, and the only free text that could reach
+    /// it (zone names) is checked as the API server checks it: a hostile `--node-zone`
+    /// is a bad option, a hostile zone hint bad input.
+    @Test func explainJSONStaysValidWithHostileText() throws {
+        let fixture = Fixture.named("topology")
+        let explain = ["explain", "--json", "--from", "10.0.0.1", "--to", "10.96.6.1:80"]
+        let result = try Svc2NftBinary.run(explain + fixture.arguments + fixture.inputs, in: fixture.directory)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) is [String: Any])
+        let hostile = try Svc2NftBinary.run(explain + ["--node-zone", "a\"}\n"] + fixture.inputs, in: fixture.directory)
+        #expect(hostile.status == 2 && hostile.stderr.contains("--node-zone"), "\(hostile.stderr)")
+        let hint = Self.service + """
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {namespace: shop, name: web-1, labels: {kubernetes.io/service-name: web}}
+            addressType: IPv4
+            endpoints: [{addresses: [10.244.0.5], hints: {forZones: [{name: "a\\"}"}]}}]
+
+            """
+        #expect(try Self.compile([], stdin: hint).status == 2)
+    }
+
     @Test func badOptionExits2() throws {
         let result = try Svc2NftBinary.run(["compile", "--no-such-option"])
         #expect(result.status == 2, "\(result.stderr)")

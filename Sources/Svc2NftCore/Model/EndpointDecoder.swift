@@ -49,7 +49,15 @@ enum EndpointDecoder {
             let serving = try conditions.child("serving").optionalBool() ?? ready
             let terminating = try conditions.child("terminating").optionalBool() ?? false
             var zones: [String] = []
-            for hint in try item.child("hints").child("forZones").list() { zones.append(try hint.child("name").string()) }
+            for hint in try item.child("hints").child("forZones").list() {
+                // The API server checks zone names as label values (discovery validateHints).
+                let nameField = hint.child("name")
+                let zone = try nameField.string()
+                guard KubernetesName.isLabelValue(zone), !zone.isEmpty else {
+                    throw nameField.invalid(zone, "is not a zone name (a label value: at most 63 letters, digits, '-', '_', '.')")
+                }
+                zones.append(zone)
+            }
             endpoints.append(
                 Endpoint(
                     address: address, ready: ready, serving: serving, terminating: terminating,
