@@ -38,6 +38,9 @@ let package = Package(
         // make bench: synthetic clusters and the benchmark table.
         .executableTarget(
             name: "svc2nft-bench", dependencies: ["Svc2NftCore", "Svc2NftNetlink"], linkerSettings: [.linkedLibrary("jemalloc")]),
+        // make fuzz: the input layer under libFuzzer (scripts/fuzz); built normally, a
+        // replay tool for the inputs the fuzzer found.
+        .executableTarget(name: "svc2nft-fuzz", dependencies: ["Svc2NftCore"]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(
