@@ -107,6 +107,12 @@ import Testing
         #expect(ContinuousClock.now - start < .seconds(5))
         #expect(result.status == 2 && result.stderr.contains("<stdin>:2:") && result.stderr.contains("alias"), "\(result.stderr)")
 
+        // An alias right after a collection of empty values looks like its parent by
+        // position; repeated, it grew with the square of the input (52 KB: 0.8 GB, 12 s).
+        let square = "- &a\n" + String(repeating: "  -\n", count: 8000) + String(repeating: "- *a\n", count: 4000)
+        let squared = try Self.compile([], stdin: square, timeout: 10)
+        #expect(squared.status == 2 && squared.stderr.contains("alias"), "\(squared.stderr)")
+
         let merge = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  <<: {clusterIP: 10.96.0.10}\n  ports: [{port: 80}]\n"
         let merged = try Self.compile([], stdin: merge)
         #expect(merged.status == 2 && merged.stderr.contains("<stdin>:5:3: YAML merge keys (<<) are not supported"), "\(merged.stderr)")

@@ -16,8 +16,9 @@ enum YAMLReader {
             var values: [Value] = []
             // YamlSequence keeps a parse error in `error` and ends early instead of throwing.
             var sequence = try Yams.compose_all(yaml: text)
+            var order = Order(budget: text.utf8.count + 16)
             while let node = sequence.next() {
-                var order = Order()
+                order.last = (0, 0)
                 values.append(try convert(node, file: file, order: &order))
             }
             if let error = sequence.error { throw error }
@@ -44,13 +45,24 @@ enum YAMLReader {
 
     /// Where the last node converted started (line, column), and whether it was a mapping
     /// or sequence: a block collection starts where its first child does.
+    /// `budget`: nodes still allowed. Each node written out takes at least one byte, so a
+    /// file converts to at most as many nodes as it has bytes; only an alias the order
+    /// check cannot see (one repeating a collection of empty values right after it) could
+    /// exceed that, and it stops here instead of growing with the square of the input.
     private struct Order {
         var last = (line: 0, column: 0)
         var lastOpened = false
+        var budget: Int
     }
 
     private static func convert(_ node: Node, file: String, order: inout Order) throws(InputError) -> Value {
         let mark = node.mark
+        order.budget -= 1
+        guard order.budget >= 0 else {
+            throw .syntax(
+                file: file, line: mark?.line ?? 0, column: mark?.column ?? 0,
+                message: "more values than the file has bytes: a YAML alias (*name)? aliases are not supported in manifests")
+        }
         // An empty plain scalar (`key:` with no value) takes the position of the token
         // after it, which the next node shares: it neither moves nor checks the order.
         let isEmpty = if case .scalar(let scalar) = node { scalar.string.isEmpty && scalar.style == .plain } else { false }
