@@ -137,6 +137,10 @@ import Testing
     @Test func pipesAndStdinPathsAreRead() throws {
         let result = try Self.compile(["/dev/stdin"], stdin: Self.service)
         #expect(result.status == 0 && result.stdout.contains("10.96.0.10"), "\(result.stderr)")
+        #expect(try Self.compile(["/dev/null"]).status == 0)
+        // An endless device is refused before it is read.
+        let zero = try Self.compile(["/dev/zero"], timeout: 10)
+        #expect(zero.status == 2 && zero.stderr.contains("not a regular file or pipe"), "\(zero.stderr)")
     }
 
     /// A mounted ConfigMap: `web.yaml -> ..data/web.yaml`, `..data -> ..2026_12_05_x`.

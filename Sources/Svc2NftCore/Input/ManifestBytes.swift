@@ -44,7 +44,10 @@ public final class ManifestBytes: @unchecked Sendable {
         guard fstat(fd, &info) == 0 else { throw .unreadable(file: file, reason: String(cString: strerror(errno))) }
         let type = info.st_mode & S_IFMT
         let isTerminal = isatty(fd) == 1
-        guard type == S_IFREG || type == S_IFIFO || type == S_IFSOCK || isTerminal else {
+        // Other devices could be endless (/dev/zero): only /dev/null is read.
+        var null = stat()
+        let isNull = type == S_IFCHR && stat("/dev/null", &null) == 0 && info.st_rdev == null.st_rdev
+        guard type == S_IFREG || type == S_IFIFO || type == S_IFSOCK || isTerminal || isNull else {
             throw .unreadable(file: file, reason: type == S_IFDIR ? "is a directory" : "not a regular file or pipe")
         }
         // Opened non-blocking only so that a FIFO without a writer does not hang `open`.
