@@ -18,14 +18,19 @@ enum ServiceDecoder {
             let field = spec.child("externalName")
             let name = try field.string()
             let trimmed = name.hasSuffix(".") ? String(name.dropLast()) : name
-            guard KubernetesName.isDNSSubdomain(trimmed.lowercased()) else {
-                throw field.invalid(name, "is not a DNS name")
+            // As the API server: a DNS-1123 subdomain, so lowercase only.
+            guard KubernetesName.isDNSSubdomain(trimmed) else {
+                throw field.invalid(name, "is not a DNS name (lowercase letters, digits, '-' and '.')")
             }
-            externalName = name.lowercased()
+            externalName = name
         }
 
         let (clusterIPs, isHeadless) = try clusterAddresses(spec, type: type)
+        if isHeadless, type == .nodePort || type == .loadBalancer {
+            throw spec.child("clusterIP").invalid("None", "is not allowed for a \(type.rawValue) Service")
+        }
         let ports = try servicePorts(spec, type: type)
+        if ports.isEmpty, !isHeadless, type != .externalName { throw .missingField(spec.child("ports").location) }
         let externalIPs = try spec.child("externalIPs").list().map { (field) throws(ModelError) in try field.address() }
 
         var ingress: [LoadBalancerIngress] = []
