@@ -66,7 +66,8 @@ public func fuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CIn
         static func main() {
             let files = CommandLine.arguments.dropFirst()
             guard !files.isEmpty else {
-                FileHandle.standardError.write(Data("usage: svc2nft-fuzz FILE... (replays fuzzer inputs; make fuzz runs the fuzzer)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("usage: svc2nft-fuzz FILE... (replays fuzzer inputs; make fuzz runs the fuzzer)\n".utf8))
                 exit(2)
             }
             for file in files {

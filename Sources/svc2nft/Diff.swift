@@ -7,7 +7,8 @@ import Svc2NftNetlink
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract:
-            "Compare the live tables with the input, in Service terms (root). Exit 0 equal, 1 different, 2 bad input, 3 cannot read the kernel.")
+            "Compare the live tables with the input, in Service terms (root). Exit 0 equal, 1 different, 2 bad input, 3 cannot read the kernel."
+    )
 
     @OptionGroup var options: NodeOptions
 

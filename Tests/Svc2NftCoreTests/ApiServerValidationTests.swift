@@ -22,7 +22,9 @@ import Testing
         service(spec: "ports: [{\(fields)}]")
     }
 
-    static func slice(name: String = "web-1", label: String = "web", addressType: String = "IPv4", port: String = "{name: http, port: 8080}")
+    static func slice(
+        name: String = "web-1", label: String = "web", addressType: String = "IPv4", port: String = "{name: http, port: 8080}"
+    )
         -> String
     {
         service() + """

@@ -150,8 +150,10 @@ import Testing
             let versioned = directory.appendingPathComponent("..2026_12_05_00_00_00.1")
             try manager.createDirectory(at: versioned, withIntermediateDirectories: true)
             try Self.service.write(to: versioned.appendingPathComponent("web.yaml"), atomically: true, encoding: .utf8)
-            try manager.createSymbolicLink(atPath: directory.appendingPathComponent("..data").path, withDestinationPath: versioned.lastPathComponent)
-            try manager.createSymbolicLink(atPath: directory.appendingPathComponent("web.yaml").path, withDestinationPath: "..data/web.yaml")
+            try manager.createSymbolicLink(
+                atPath: directory.appendingPathComponent("..data").path, withDestinationPath: versioned.lastPathComponent)
+            try manager.createSymbolicLink(
+                atPath: directory.appendingPathComponent("web.yaml").path, withDestinationPath: "..data/web.yaml")
             let result = try Self.compile(["."], in: directory)
             #expect(result.status == 0 && !result.stderr.contains("duplicate"), "\(result.stderr)")
             #expect(result.stdout.contains("10.96.0.10"))
@@ -162,7 +164,8 @@ import Testing
         try Self.inTemporaryDirectory { directory in
             let bom = Data([0xEF, 0xBB, 0xBF]) + Data(Self.service.utf8)
             try bom.write(to: directory.appendingPathComponent("bom.yaml"))
-            try (Data([0xEF, 0xBB, 0xBF]) + Data(#"{"kind": "List", "items": []}"#.utf8)).write(to: directory.appendingPathComponent("bom.json"))
+            try (Data([0xEF, 0xBB, 0xBF]) + Data(#"{"kind": "List", "items": []}"#.utf8)).write(
+                to: directory.appendingPathComponent("bom.json"))
             #expect(try Self.compile(["bom.yaml", "bom.json"], in: directory).status == 0)
 
             let badYAML = Data("apiVersion: v1\nkind: Service\nmetadata: {name: \"w".utf8) + Data([0xFF]) + Data("\"}\n".utf8)
@@ -201,15 +204,16 @@ import Testing
         #expect(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) is [String: Any])
         let hostile = try Svc2NftBinary.run(explain + ["--node-zone", "a\"}\n"] + fixture.inputs, in: fixture.directory)
         #expect(hostile.status == 2 && hostile.stderr.contains("--node-zone"), "\(hostile.stderr)")
-        let hint = Self.service + """
-            ---
-            apiVersion: discovery.k8s.io/v1
-            kind: EndpointSlice
-            metadata: {namespace: shop, name: web-1, labels: {kubernetes.io/service-name: web}}
-            addressType: IPv4
-            endpoints: [{addresses: [10.244.0.5], hints: {forZones: [{name: "a\\"}"}]}}]
+        let hint =
+            Self.service + """
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {namespace: shop, name: web-1, labels: {kubernetes.io/service-name: web}}
+                addressType: IPv4
+                endpoints: [{addresses: [10.244.0.5], hints: {forZones: [{name: "a\\"}"}]}}]
 
-            """
+                """
         #expect(try Self.compile([], stdin: hint).status == 2)
     }
 

@@ -71,7 +71,9 @@ enum YAMLReader {
             guard here > order.last || (here == order.last && order.lastOpened) else {
                 throw .syntax(
                     file: file, line: order.last.line, column: order.last.column,
-                    message: "a YAML alias (*name) here repeats the node at line \(mark.line); aliases are not supported in manifests, write the value out")
+                    message:
+                        "a YAML alias (*name) here repeats the node at line \(mark.line); aliases are not supported in manifests, write the value out"
+                )
             }
             order.last = here
             order.lastOpened = if case .scalar = node { false } else { true }

@@ -110,14 +110,14 @@ public enum ClusterLoader {
         var orphans: [String] = []
         for (id, list) in slices.sorted(by: { $0.key < $1.key }) where services[id] == nil {
             for slice in list {
-                orphans.append("\(slice.source.file): \(slice.source.path.isEmpty ? "(document)" : slice.source.path): EndpointSlice \(id.namespace)/\(slice.name) belongs to Service \(id), which is not in the input; ignored")
+                orphans.append("\(slice.source): EndpointSlice of Service \(id), which is not in the input; ignored")
             }
             slices[id] = nil
         }
         for (id, list) in legacy.sorted(by: { $0.key < $1.key }) {
             if services[id] == nil {
                 if let location = endpointsByName[id] {
-                    orphans.append("\(location.file): \(location.path.isEmpty ? "(document)" : location.path): Endpoints \(id) has no Service \(id) in the input; ignored")
+                    orphans.append("\(location): Endpoints without a Service \(id) in the input; ignored")
                 }
                 continue
             }

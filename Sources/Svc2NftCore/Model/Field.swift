@@ -143,7 +143,8 @@ struct Field {
     func portName() throws(ModelError) -> String {
         let name = try optionalString() ?? ""
         guard name.isEmpty || KubernetesName.isDNSLabel(name) else {
-            throw invalid(name, "is not a valid port name (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)")
+            throw invalid(
+                name, "is not a valid port name (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)")
         }
         return name
     }
