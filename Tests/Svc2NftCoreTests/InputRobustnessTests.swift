@@ -138,6 +138,10 @@ import Testing
         let result = try Self.compile(["/dev/stdin"], stdin: Self.service)
         #expect(result.status == 0 && result.stdout.contains("10.96.0.10"), "\(result.stderr)")
         #expect(try Self.compile(["/dev/null"]).status == 0)
+        // bash's process substitution hands over /dev/fd/63, a pipe.
+        let substituted = try Command.run(
+            "/bin/bash", ["-c", "'\(Svc2NftBinary.path)' compile <(printf '%s' \"$0\")", Self.service], timeout: 20)
+        #expect(substituted.status == 0 && substituted.stdout.contains("10.96.0.10"), "\(substituted.stderr)")
         // An endless device is refused before it is read.
         let zero = try Self.compile(["/dev/zero"], timeout: 10)
         #expect(zero.status == 2 && zero.stderr.contains("not a regular file or pipe"), "\(zero.stderr)")
