@@ -52,13 +52,24 @@ enum ServiceDecoder {
         }
 
         let externalPolicy = try policy(spec.child("externalTrafficPolicy"))
+        // As the API server (validateServiceExternalTrafficPolicy): only a Service that
+        // outside traffic can reach may say how to treat it.
+        let externallyAccessible = type == .nodePort || type == .loadBalancer || !externalIPs.isEmpty
+        if !externallyAccessible, let text = try spec.child("externalTrafficPolicy").optionalString(), !text.isEmpty {
+            throw spec.child("externalTrafficPolicy").invalid(
+                text, "may only be set for externally-accessible Services (NodePort, LoadBalancer, or with externalIPs)")
+        }
         let internalPolicy = try policy(spec.child("internalTrafficPolicy"))
 
         let affinityField = spec.child("sessionAffinity")
         let affinityText = try affinityField.optionalString() ?? "None"
         let affinity: SessionAffinity
         switch affinityText {
-        case "None": affinity = .none
+        case "None":
+            guard !spec.child("sessionAffinityConfig").isPresent else {
+                throw spec.child("sessionAffinityConfig").invalid("{...}", "must not be set when sessionAffinity is None")
+            }
+            affinity = .none
         case "ClientIP":
             let timeoutField = spec.child("sessionAffinityConfig").child("clientIP").child("timeoutSeconds")
             let timeout = try timeoutField.optionalInt() ?? 10800
