@@ -59,6 +59,7 @@ import Testing
         ("no clusterIP yet", "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{name: a, port: 80}]}"),
         ("clusterIP None", service(spec: "clusterIP: None")),
         ("clusterIP IPv6", service(spec: "clusterIP: fd00::10")),
+        ("dual-stack clusterIPs", service(spec: "clusterIPs: [10.96.0.10, fd00::10]")),
         ("type NodePort", service(spec: "type: NodePort")),
         ("type LoadBalancer", service(spec: "type: LoadBalancer")),
         ("ExternalName", service(spec: "type: ExternalName\nexternalName: db.example.com")),
@@ -120,6 +121,9 @@ import Testing
             service(spec: "sessionAffinity: ClientIP\nsessionAffinityConfig: {clientIP: {timeoutSeconds: 86401}}")
         ),
         ("sessionAffinity unknown", service(spec: "sessionAffinity: Cookie")),
+        ("source ranges on a ClusterIP Service", service(spec: "loadBalancerSourceRanges: [10.0.0.0/8]")),
+        ("nodePort on a ClusterIP Service", service(spec: "ports: [{name: a, port: 80, nodePort: 30080}]")),
+        ("clusterIPs disagreeing with clusterIP", service(spec: "clusterIPs: [10.96.0.11]")),
         ("affinity config without ClientIP", service(spec: "sessionAffinityConfig: {clientIP: {timeoutSeconds: 10}}")),
         ("externalTrafficPolicy on a ClusterIP Service", service(spec: "externalTrafficPolicy: Local")),
         ("source range /33", service(spec: "type: LoadBalancer\nloadBalancerSourceRanges: [10.0.0.0/33]")),

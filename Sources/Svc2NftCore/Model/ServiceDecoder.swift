@@ -43,6 +43,10 @@ enum ServiceDecoder {
         }
 
         var sourceRanges = try spec.child("loadBalancerSourceRanges").list().map { (field) throws(ModelError) in try field.cidr() }
+        if !sourceRanges.isEmpty, type != .loadBalancer {
+            throw spec.child("loadBalancerSourceRanges").invalid(
+                sourceRanges[0].description, "may only be used when type is LoadBalancer")
+        }
         let annotation = object.child("metadata").child("annotations").child(sourceRangesAnnotation)
         if sourceRanges.isEmpty, let text = try annotation.optionalString() {
             for piece in text.split(separator: ",") {
@@ -99,8 +103,11 @@ enum ServiceDecoder {
         var texts: [(String, Field)] = []
         let listField = spec.child("clusterIPs")
         for item in try listField.list() { texts.append((try item.string(), item)) }
-        if texts.isEmpty, let single = try spec.child("clusterIP").optionalString() {
+        let single = try spec.child("clusterIP").optionalString()
+        if texts.isEmpty, let single {
             texts.append((single, spec.child("clusterIP")))
+        } else if let single, !single.isEmpty, single != texts[0].0 {
+            throw listField.invalid(texts[0].0, "must equal spec.clusterIP (\(single)) as the first entry")
         }
         // No clusterIP yet: the API server allocates one when it creates the Service
         // (`kubectl create service ... --dry-run=client` prints none). No address, no rules.
@@ -147,6 +154,9 @@ enum ServiceDecoder {
             var nodePort: UInt16 = 0
             if type == .nodePort || type == .loadBalancer {
                 nodePort = try item.child("nodePort").optionalPort()
+            } else if type == .clusterIP, try item.child("nodePort").optionalPort() != 0 {
+                throw item.child("nodePort").invalid(
+                    String(try item.child("nodePort").optionalPort()), "may not be used when type is ClusterIP")
             }
             ports.append(
                 ServicePort(
