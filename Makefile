@@ -1,7 +1,7 @@
 SWIFT ?= swift
 BUILD_FLAGS ?=
 
-.PHONY: deps build demo test bench release clean format
+.PHONY: deps build demo test bench release clean format fuzz
 
 # Installs missing Debian packages (as root), or names them and stops.
 deps:
@@ -29,6 +29,11 @@ clean:
 bench:
 	$(SWIFT) build -c release
 	.build/release/svc2nft-bench run $(BENCH_FLAGS)
+
+# The input layer under libFuzzer for FUZZ_SECONDS (README "Fuzzing"); findings in .build/fuzz/crashes.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	SWIFT=$(SWIFT) scripts/fuzz $(FUZZ_SECONDS)
 
 # Format as swift format does, with the committed .swift-format.
 format:

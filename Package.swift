@@ -89,6 +89,9 @@ let package = Package(
             name: "svc2nft-bench",
             // The API server double (test support) feeds `svc2nft run` for its latency figure.
             dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"], linkerSettings: [.linkedLibrary("jemalloc")]),
+        // make fuzz: the input layer under libFuzzer (scripts/fuzz); built normally, a
+        // replay tool for the inputs the fuzzer found.
+        .executableTarget(name: "svc2nft-fuzz", dependencies: ["Svc2NftCore"]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftHealthTests", dependencies: ["Svc2NftCore", "Svc2NftHealth", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),

@@ -153,7 +153,7 @@ public final class Agent: ServiceLifecycle.Service {
                 continue
             }
             if !synced, !settings.allowEmpty, worker.syncer.store.services.isEmpty,
-                (try? worker.syncer.kernelHasTables()) ?? true
+                (try? worker.syncer.kernelHoldsServices()) ?? true
             {
                 logger.error(
                     "the API server lists no Services, but this node's tables hold rules: not applied (a half-visible cluster would lose every Service; --allow-empty applies it)"

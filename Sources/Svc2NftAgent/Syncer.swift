@@ -62,9 +62,9 @@ public struct Syncer {
     /// The node options lowering uses: the given ones plus the `ServiceCIDR` objects' ranges.
     public var effectiveNode: NodeConfig { node.adding(serviceCIDRs: store.serviceCIDRs) }
 
-    /// Whether the kernel has any of our tables now.
-    public func kernelHasTables() throws(ApplyError) -> Bool {
-        try applier.hasAny(of: IPFamily.allCases.map { (TableFamily($0), node.tableName) })
+    /// Whether our tables in the kernel hold any Service's rules now.
+    public func kernelHoldsServices() throws(ApplyError) -> Bool {
+        try applier.holdsServices(IPFamily.allCases.map { (TableFamily($0), node.tableName) })
     }
 
     /// Lowers the pending Services and sends their differences; in full (reading the

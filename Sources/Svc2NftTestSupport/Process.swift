@@ -5,6 +5,10 @@ public struct ProcessResult: Sendable {
     public let status: Int32
     public let stdout: String
     public let stderr: String
+    /// Ended by a signal (a trap, SIGBUS, or the timeout's SIGKILL), not by `exit`.
+    public var signaled = false
+    /// Killed because it outlived its timeout.
+    public var timedOut = false
 }
 
 /// Runs commands for tests: the built `svc2nft` binary, and system tools (`nft`, `ip`).
@@ -22,16 +26,20 @@ public enum Svc2NftBinary {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/svc2nft").path
     }
 
-    public static func run(_ arguments: [String], in directory: URL? = nil, stdin: String? = nil) throws -> ProcessResult {
-        try Command.run(path, arguments, in: directory, stdin: stdin)
+    public static func run(
+        _ arguments: [String], in directory: URL? = nil, stdin: String? = nil, timeout: Double? = nil
+    ) throws -> ProcessResult {
+        try Command.run(path, arguments, in: directory, stdin: stdin, timeout: timeout)
     }
 }
 
 /// A child process with captured output.
 public enum Command {
-    public static func run(_ executable: String, _ arguments: [String], in directory: URL? = nil, stdin: String? = nil) throws
-        -> ProcessResult
-    {
+    /// `timeout`: seconds after which the child is killed (a hang becomes a failed test,
+    /// not a stuck run).
+    public static func run(
+        _ executable: String, _ arguments: [String], in directory: URL? = nil, stdin: String? = nil, timeout: Double? = nil
+    ) throws -> ProcessResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -43,6 +51,16 @@ public enum Command {
         let input = Pipe()
         process.standardInput = stdin == nil ? FileHandle.nullDevice : input
         try process.run()
+        let killed = DataBox()
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if process.isRunning {
+                    killed.data = Data([1])
+                    kill(pid, SIGKILL)
+                }
+            }
+        }
         if let stdin {
             input.fileHandleForWriting.write(Data(stdin.utf8))
             try? input.fileHandleForWriting.close()
@@ -59,9 +77,12 @@ public enum Command {
         group.wait()
         let errData = errBox.data
         process.waitUntilExit()
-        return ProcessResult(
+        var result = ProcessResult(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
             stderr: String(decoding: errData, as: UTF8.self))
+        result.signaled = process.terminationReason == .uncaughtSignal
+        result.timedOut = !killed.data.isEmpty
+        return result
     }
 
     /// Finds a program on the usual system paths; nil when absent.

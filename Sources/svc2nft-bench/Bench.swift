@@ -54,7 +54,7 @@ enum Bench {
             let parse = median(
                 (0..<runs).map { _ in
                     let start = DispatchTime.now().uptimeNanoseconds
-                    let objects = try! ManifestReader.parse(ManifestBytes(mapping: input), file: input)
+                    let objects = try! ManifestReader.parse(ManifestBytes(reading: input), file: input)
                     // List items are parsed where they are decoded: parse them all here too.
                     _ = Parallel.chunks(objects.count) { _, range in range.reduce(0) { $0 + (objects[$1].value == .null ? 0 : 1) } }
                     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

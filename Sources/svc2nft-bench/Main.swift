@@ -80,7 +80,7 @@ enum Phases {
 
     static func run(file: String) throws {
         var phases: [Phase] = []
-        let bytes = try time("read", &phases) { try ManifestBytes(mapping: file) }
+        let bytes = try time("read", &phases) { try ManifestBytes(reading: file) }
         let objects = try time("parse", &phases) { try ManifestReader.parse(bytes, file: file) }
         let loaded = try time("load", &phases) { try ClusterLoader.load(objects, keepGoing: false) }
         let node = NodeConfig(nodeName: "node-0", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.128.0.0/9")!])

@@ -25,6 +25,11 @@ struct Apply: ParsableCommand {
     @Option(name: .customLong("sync-delay"), help: "With --follow: milliseconds of quiet input before changes are applied.")
     var syncDelay = 100
 
+    @Flag(
+        name: .customLong("allow-empty"),
+        help: "Apply an input without Services even when our tables hold some (removes every Service's rules).")
+    var allowEmpty = false
+
     @OptionGroup var options: NodeOptions
 
     @OptionGroup(title: "With --follow: health and metrics") var health: HealthOptions
@@ -40,6 +45,7 @@ struct Apply: ParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         if follow { try runFollowing() }
         let (cluster, node) = Pipeline.cluster(options)
+        try refuseEmpty(serviceCount: cluster.services.count, node: node)
         do {
             let applier = Applier(transport: try MNLTransport())
             let tables = IPFamily.allCases.map { (TableFamily($0), node.tableName) }
@@ -68,7 +74,7 @@ struct Apply: ParsableCommand {
             Pipeline.finish(keeping: graph)
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernel
         }
     }
 
@@ -91,6 +97,25 @@ struct Apply: ParsableCommand {
         return result
     }
 
+    /// Without `--allow-empty`, refuses (exit 2) an input with no Services when our
+    /// tables hold some: an empty input is far more often a mistake than a wish to remove
+    /// every Service from the node.
+    func refuseEmpty(serviceCount: Int, node: NodeConfig) throws {
+        guard serviceCount == 0, !allowEmpty else { return }
+        let holds: Bool
+        do {
+            holds = try Applier(transport: try MNLTransport()).holdsServices(IPFamily.allCases.map { (TableFamily($0), node.tableName) })
+        } catch {
+            Pipeline.printError("error: \(error)")
+            throw Failure.kernel
+        }
+        guard holds else { return }
+        Pipeline.printError(
+            "error: the input has no Services, but table \(node.tableName) holds some: applying it would remove every Service's rules from this node; check the input, or pass --allow-empty"
+        )
+        throw Failure.badInput
+    }
+
     func report(_ applied: Applied, tables: Int, chains: Int, rules: Int) {
         let plan = applied.plan
         Pipeline.printError("applied: \(tables) tables, \(chains) chains, \(rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)")
@@ -101,11 +126,11 @@ extension Apply {
     func runFollowing() throws -> Never {
         guard !options.paths.contains("-") else {
             Pipeline.printError("error: --follow reads changes from standard input; give files for the initial state, not '-'")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
         guard syncDelay >= 0 else {
             Pipeline.printError("error: --sync-delay: must be 0 or more milliseconds")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
         let (node, objects) = Pipeline.validatedObjects(options)
         let healthConfiguration: HealthAgent.Configuration
@@ -113,14 +138,15 @@ extension Apply {
             healthConfiguration = try health.configuration(node: node)
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
+        if !options.paths.isEmpty { try refuseEmpty(serviceCount: objects.count { $0.kind == "Service" }, node: node) }
         let transport: MNLTransport
         do {
             transport = try MNLTransport()
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernel
         }
         let agent = HealthAgent(healthConfiguration)
         var follower = Follower(node: node, applier: Applier(transport: transport), delayMilliseconds: syncDelay)
@@ -142,7 +168,7 @@ struct Delete: ParsableCommand {
     func run() throws {
         guard NodeConfig.isValidTableName(table) else {
             Pipeline.printError("error: --table: \"\(table)\" is not a usable table name")
-            throw ExitCode(2)
+            throw Failure.badInput
         }
         let lock = Apply.lockNode()
         defer { withExtendedLifetime(lock) {} }
@@ -150,7 +176,7 @@ struct Delete: ParsableCommand {
             try Applier(transport: MNLTransport()).delete(tableName: table)
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernel
         }
     }
 }

@@ -6,7 +6,9 @@ import Svc2NftNetlink
 /// `svc2nft diff`: what is live in the kernel vs. what `compile` would produce.
 struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compare the live tables with the input, in Service terms (root). Exit 0 equal, 1 different, 2 bad input.")
+        abstract:
+            "Compare the live tables with the input, in Service terms (root). Exit 0 equal, 1 different, 2 bad input, 3 cannot read the kernel."
+    )
 
     @OptionGroup var options: NodeOptions
 
@@ -21,13 +23,13 @@ struct Diff: ParsableCommand {
             }
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.kernelUnreadable
         }
         if lines.isEmpty {
             Pipeline.printError("no differences: the kernel holds exactly what compile produces")
             return
         }
         FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-        throw ExitCode(1)
+        throw Failure.differences
     }
 }

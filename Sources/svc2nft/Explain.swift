@@ -36,7 +36,7 @@ struct Explain: ParsableCommand {
 
     func usage(_ message: String) -> Error {
         Pipeline.printError("error: \(message)")
-        return ExitCode(2)
+        return Failure.badInput
     }
 
     static func parseEndpoint(_ text: String) -> (IPAddress, UInt16)? {
@@ -94,36 +94,84 @@ enum ExplainOutput {
         return out
     }
 
+    /// `explain --json`: encoded by `JSONEncoder`, so any text in it (a Service's name,
+    /// `--node-zone`, a rule's comment) stays valid JSON.
     static func json(_ e: Explanation) -> String {
-        func quote(_ s: String) -> String {
-            "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-        }
         let family = TableFamily(e.packet.destination.family)
-        let outcomes = e.summary.map { item -> String in
-            var kind = "endpoint"
-            var target = "null"
-            switch item.verdict {
-            case .endpoint(let ip, let port): target = quote(endpoint(ip, port))
-            case .reject: kind = "REJECT"
-            case .drop: kind = "DROP"
-            case .notService: kind = "not-service"
-            }
-            return
-                "{\"verdict\": \(quote(kind)), \"endpoint\": \(target), \"probability\": \(item.probability), \"masqueraded\": \(item.masqueraded)}"
-        }
-        let paths = e.outcomes.map { outcome in
-            "["
-                + outcome.path.map { step in
-                    "{\"hook\": \(quote(step.hook)), \"chain\": \(quote(step.chain.text)), \"rule\": \(quote(NftText.text(step.rule, family: family))), \"service\": \(step.owner.map { quote($0.description) } ?? "null")}"
-                }.joined(separator: ", ") + "]"
-        }
         let p = e.packet
-        return """
-            {"packet": {"protocol": \(quote(p.proto.rawValue)), "from": \(quote(p.source.description)), "to": \(quote(endpoint(p.destination, p.destinationPort)))},
-             "outcomes": [\(outcomes.joined(separator: ", "))],
-             "paths": [\(paths.joined(separator: ", "))],
-             "reasons": [\(e.reasons.map(quote).joined(separator: ", "))]}
-
-            """
+        let document = JSONExplanation(
+            packet: .init(protocol: p.proto.rawValue, from: p.source.description, to: endpoint(p.destination, p.destinationPort)),
+            outcomes: e.summary.map { item in
+                var kind = "endpoint"
+                var target: String? = nil
+                switch item.verdict {
+                case .endpoint(let ip, let port): target = endpoint(ip, port)
+                case .reject: kind = "REJECT"
+                case .drop: kind = "DROP"
+                case .notService: kind = "not-service"
+                }
+                return .init(verdict: kind, endpoint: target, probability: item.probability, masqueraded: item.masqueraded)
+            },
+            paths: e.outcomes.map { outcome in
+                outcome.path.map { step in
+                    .init(
+                        hook: step.hook, chain: step.chain.text, rule: NftText.text(step.rule, family: family),
+                        service: step.owner?.description)
+                }
+            },
+            reasons: e.reasons)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain strings, numbers and booleans cannot fail.
+        let data = try! encoder.encode(document)
+        return String(decoding: data, as: UTF8.self) + "\n"
     }
+}
+
+/// The shape of `explain --json`; optional fields are written as `null`.
+private struct JSONExplanation: Encodable {
+    struct Packet: Encodable {
+        let `protocol`: String
+        let from: String
+        let to: String
+    }
+
+    struct Outcome: Encodable {
+        let verdict: String
+        let endpoint: String?
+        let probability: Double
+        let masqueraded: Bool
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(verdict, forKey: .verdict)
+            try container.encode(endpoint, forKey: .endpoint)
+            try container.encode(probability, forKey: .probability)
+            try container.encode(masqueraded, forKey: .masqueraded)
+        }
+
+        enum CodingKeys: String, CodingKey { case verdict, endpoint, probability, masqueraded }
+    }
+
+    struct Step: Encodable {
+        let hook: String
+        let chain: String
+        let rule: String
+        let service: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(hook, forKey: .hook)
+            try container.encode(chain, forKey: .chain)
+            try container.encode(rule, forKey: .rule)
+            try container.encode(service, forKey: .service)
+        }
+
+        enum CodingKeys: String, CodingKey { case hook, chain, rule, service }
+    }
+
+    let packet: Packet
+    let outcomes: [Outcome]
+    let paths: [[Step]]
+    let reasons: [String]
 }

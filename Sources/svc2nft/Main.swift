@@ -1,6 +1,7 @@
 import ArgumentParser
+import Foundation
 
-/// The `svc2nft` command: a thin front over Svc2NftCore and Svc2NftNetlink.
+/// The `svc2nft` command: a thin front over Svc2NftCore, Svc2NftNetlink and the agent.
 @main
 struct Svc2Nft: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,8 +11,28 @@ struct Svc2Nft: AsyncParsableCommand {
         subcommands: [Compile.self, Apply.self, Run.self, Delete.self, Explain.self, Graph.self, Diff.self]
     )
 
+    /// As `AsyncParsableCommand.main()`, with kube-proxy's boolean flag forms
+    /// (`GoFlags`) and exit codes from `Failure` (a bad option exits 2, not
+    /// swift-argument-parser's 64).
     static func main() async {
-        await main(GoFlags.rewrite(Array(CommandLine.arguments.dropFirst())))
+        do {
+            var command = try parseAsRoot(GoFlags.rewrite(Array(CommandLine.arguments.dropFirst())))
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = Failure.exitCode(for: error, of: self)
+            if !(error is Failure) {
+                let message = fullMessage(for: error)
+                if !message.isEmpty {
+                    let stream = code == 0 ? FileHandle.standardOutput : FileHandle.standardError
+                    stream.write(Data((message + "\n").utf8))
+                }
+            }
+            Foundation.exit(code)
+        }
     }
 }
 
@@ -22,7 +43,7 @@ enum GoFlags {
     static let booleans = ["masquerade-all"]
 
     static func rewrite(_ arguments: [String]) -> [String] {
-        arguments.compactMap { argument in
+        arguments.map { argument in
             for name in booleans {
                 switch argument {
                 case "--\(name)=true", "-\(name)=true", "-\(name)": return "--\(name)"

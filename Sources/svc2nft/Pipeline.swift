@@ -44,6 +44,9 @@ enum Pipeline {
         let (cluster, report) = try ClusterLoader.load(objects, keepGoing: options.keepGoing)
         for note in report.notes { printError("note: \(note)") }
         for warning in report.warnings { printError("warning: \(warning)") }
+        // An empty file, empty standard input or a directory without manifests is more
+        // often a mistake than a cluster without Services (`apply` refuses it).
+        if cluster.services.isEmpty { printError("warning: no Services in the input") }
         return cluster
     }
 
@@ -56,7 +59,7 @@ enum Pipeline {
         } catch {
             printError("error: \(error)")
         }
-        exit(2)
+        exit(Failure.badInput.exitCode)
     }
 
     /// Ends a successful command. The graph (hundreds of thousands of values at 10,000

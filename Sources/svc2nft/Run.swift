@@ -72,7 +72,7 @@ struct Run: AsyncParsableCommand {
             logger.info("node \(settings.nodeName); API server \(config.server.absoluteString) (\(config.source))")
         } catch {
             Pipeline.printError("error: \(error)")
-            throw ExitCode(1)
+            throw Failure.cannotStart
         }
         let health = HealthAgent(healthConfiguration, logger: logger)
         let agent = Agent(settings: settings, client: client, applier: applier, logger: logger, observer: HealthObserver(health))

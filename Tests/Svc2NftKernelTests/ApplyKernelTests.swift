@@ -142,7 +142,7 @@ import Testing
 
     /// Invalid input never reaches the kernel: exit 2, the same message as compile, and
     /// the ruleset that was there stays as it was.
-    @Test(arguments: ["bad-port", "hostile-name", "orphan-endpoints", "bad-yaml-syntax"])
+    @Test(arguments: ["bad-port", "hostile-name", "hostile-port-name", "bad-yaml-syntax"])
     func badInputIsRefusedBeforeTheKernel(_ name: String) throws {
         if Self.skip("bad input \(name)") { return }
         let ns = try NetworkNamespace("bad")

@@ -299,6 +299,8 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw failure("expected ':' after field name") }
             index += 1
             skipWhitespace()
+            // `member` looks at the value's first byte: never hand it the end of input.
+            guard index < bytes.count else { throw failure("unexpected end of input after ':'") }
             try member(&self, key)
             skipWhitespace()
             guard index < bytes.count else { throw failure("unexpected end of input inside an object") }
@@ -393,7 +395,7 @@ public struct JSONParser {
         }
     }
 
-    /// A string without escapes is scanned; one with escapes is parsed, to check them.
+    /// An ASCII string without escapes is scanned; any other is parsed, to check it.
     private mutating func skipString() throws {
         let start = index
         index += 1
@@ -403,7 +405,8 @@ public struct JSONParser {
                 index += 1
                 return
             }
-            if byte == UInt8(ascii: "\\") { break }
+            // Escapes and non-ASCII text are checked by parsing (UTF-8 must be valid).
+            if byte == UInt8(ascii: "\\") || byte >= 0x80 { break }
             if byte < 0x20 { throw failure("control character inside a string") }
             index += 1
         }
@@ -423,14 +426,23 @@ public struct JSONParser {
     private mutating func parseString() throws -> String {
         index += 1
         let start = index
+        var ascii = true
         // Fast path: no escapes.
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                if ascii {
+                    let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                    index += 1
+                    return text
+                }
+                guard let text = String(validating: bytes[start..<index], as: UTF8.self) else {
+                    throw Failure(offset: start - 1, message: "invalid UTF-8 inside a string")
+                }
                 index += 1
                 return text
             }
+            if byte >= 0x80 { ascii = false }
             if byte == UInt8(ascii: "\\") { break }
             if byte < 0x20 { throw failure("control character inside a string") }
             index += 1
@@ -439,8 +451,11 @@ public struct JSONParser {
         while index < bytes.count {
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
+                guard let text = String(validating: scalars, as: UTF8.self) else {
+                    throw Failure(offset: start - 1, message: "invalid UTF-8 inside a string")
+                }
                 index += 1
-                return String(decoding: scalars, as: UTF8.self)
+                return text
             }
             if byte < 0x20 { throw failure("control character inside a string") }
             if byte != UInt8(ascii: "\\") {
@@ -511,7 +526,8 @@ public struct JSONParser {
             throw failure("leading zero in a number")
         }
         while index < bytes.count, Self.isDigit(bytes[index]) {
-            if digits < 19 { integer = integer * 10 + Int64(bytes[index] - UInt8(ascii: "0")) }
+            // 18 digits always fit in Int64; longer numbers go through Double below.
+            if digits < 18 { integer = integer * 10 + Int64(bytes[index] - UInt8(ascii: "0")) }
             digits += 1
             index += 1
         }

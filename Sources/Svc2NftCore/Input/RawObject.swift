@@ -15,10 +15,11 @@ public struct RawObject: Sendable {
         case text(ManifestBytes, start: Int)
     }
 
-    public init(file: String, path: String, value: Value) {
+    /// `defaultKind`: the kind when the object has none (an item of a typed List).
+    public init(file: String, path: String, value: Value, defaultKind: String = "") {
         self.file = file
         self.path = path
-        kind = if case .string(let s)? = value["kind"] { s } else { "" }
+        kind = if case .string(let s)? = value["kind"] { s } else { defaultKind }
         source = .tree(value)
     }
 
@@ -40,7 +41,7 @@ public struct RawObject: Sendable {
     /// The same object with its tree parsed, for readers that look at it more than once.
     public var parsed: RawObject {
         if case .tree = source { return self }
-        return RawObject(file: file, path: path, value: value)
+        return RawObject(file: file, path: path, value: value, defaultKind: kind)
     }
 
     /// "namespace/name" (or "name") as the object says it, unvalidated: for logs and

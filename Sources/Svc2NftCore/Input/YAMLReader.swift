@@ -2,6 +2,13 @@ import Yams
 
 /// Reads (multi-document) YAML into `Value` trees with Yams, so YAML manifests reach the
 /// model in the same shape as JSON ones.
+///
+/// Aliases (`*name`) and merge keys (`<<`) are refused, naming the line: the API server's
+/// JSON never has them, and expanding them let 457 bytes of nested aliases become 1.3 GB
+/// of values. Yams hands an alias over as the anchored node itself, so an alias is
+/// recognised by its position: nodes are converted in document order, and only an
+/// alias's node starts before the node converted just before it (or where it started,
+/// unless that was its parent).
 enum YAMLReader {
     /// One `Value` per YAML document, empty documents skipped.
     static func documents(_ text: String, file: String) throws(InputError) -> [Value] {
@@ -9,8 +16,10 @@ enum YAMLReader {
             var values: [Value] = []
             // YamlSequence keeps a parse error in `error` and ends early instead of throwing.
             var sequence = try Yams.compose_all(yaml: text)
+            var order = Order(budget: text.utf8.count + 16)
             while let node = sequence.next() {
-                values.append(try convert(node, file: file))
+                order.last = (0, 0)
+                values.append(try convert(node, file: file, order: &order))
             }
             if let error = sequence.error { throw error }
             return values
@@ -34,13 +43,47 @@ enum YAMLReader {
         }
     }
 
-    private static func convert(_ node: Node, file: String) throws(InputError) -> Value {
+    /// Where the last node converted started (line, column), and whether it was a mapping
+    /// or sequence: a block collection starts where its first child does.
+    /// `budget`: nodes still allowed. Each node written out takes at least one byte, so a
+    /// file converts to at most as many nodes as it has bytes; only an alias the order
+    /// check cannot see (one repeating a collection of empty values right after it) could
+    /// exceed that, and it stops here instead of growing with the square of the input.
+    private struct Order {
+        var last = (line: 0, column: 0)
+        var lastOpened = false
+        var budget: Int
+    }
+
+    private static func convert(_ node: Node, file: String, order: inout Order) throws(InputError) -> Value {
+        let mark = node.mark
+        order.budget -= 1
+        guard order.budget >= 0 else {
+            throw .syntax(
+                file: file, line: mark?.line ?? 0, column: mark?.column ?? 0,
+                message: "more values than the file has bytes: a YAML alias (*name)? aliases are not supported in manifests")
+        }
+        // An empty plain scalar (`key:` with no value) takes the position of the token
+        // after it, which the next node shares: it neither moves nor checks the order.
+        let isEmpty = if case .scalar(let scalar) = node { scalar.string.isEmpty && scalar.style == .plain } else { false }
+        if let mark, !isEmpty {
+            let here = (line: mark.line, column: mark.column)
+            guard here > order.last || (here == order.last && order.lastOpened) else {
+                throw .syntax(
+                    file: file, line: order.last.line, column: order.last.column,
+                    message:
+                        "a YAML alias (*name) here repeats the node at line \(mark.line); aliases are not supported in manifests, write the value out"
+                )
+            }
+            order.last = here
+            order.lastOpened = if case .scalar = node { false } else { true }
+        }
         switch node {
         case .scalar(let scalar):
             return scalarValue(scalar)
         case .sequence(let sequence):
             var items: [Value] = []
-            for item in sequence { items.append(try convert(item, file: file)) }
+            for item in sequence { items.append(try convert(item, file: file, order: &order)) }
             return .array(items)
         case .mapping(let mapping):
             var fields = Fields()
@@ -50,7 +93,13 @@ enum YAMLReader {
                     throw .syntax(
                         file: file, line: mark?.line ?? 0, column: mark?.column ?? 0, message: "mapping keys must be plain scalars")
                 }
-                fields.append(keyScalar.string, try convert(value, file: file))
+                if keyScalar.string == "<<", keyScalar.style == .plain {
+                    throw .syntax(
+                        file: file, line: keyScalar.mark?.line ?? 0, column: keyScalar.mark?.column ?? 0,
+                        message: "YAML merge keys (<<) are not supported in manifests; write the fields out")
+                }
+                _ = try convert(key, file: file, order: &order)  // keys take part in the order check
+                fields.append(keyScalar.string, try convert(value, file: file, order: &order))
             }
             return .object(fields)
         case .alias:

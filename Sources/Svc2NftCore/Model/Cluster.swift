@@ -28,7 +28,7 @@ public struct LoadFailure: Error, Sendable, CustomStringConvertible {
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
 
-/// Turns raw objects into a `Cluster`: validates each, rejects duplicates and endpoints
+/// Turns raw objects into a `Cluster`: validates each, rejects duplicates, notes endpoints
 /// without a Service, and uses `Endpoints` only for Services that have no EndpointSlice.
 public enum ClusterLoader {
     public static func load(_ objects: [RawObject], keepGoing: Bool) throws(LoadFailure) -> (Cluster, LoadReport) {
@@ -113,18 +113,27 @@ public enum ClusterLoader {
             }
         }
 
+        // Endpoints without their Service are normal in a real cluster (leader-election
+        // Endpoints in kube-system, a slice outliving its Service for a moment): a note
+        // each, as kube-proxy ignores them.
+        var orphans: [String] = []
         for (id, list) in slices.sorted(by: { $0.key < $1.key }) where services[id] == nil {
-            fail(.missingService(list[0].source.child("metadata.labels.kubernetes.io/service-name"), service: id.description))
+            for slice in list {
+                orphans.append("\(slice.source): EndpointSlice of Service \(id), which is not in the input; ignored")
+            }
             slices[id] = nil
         }
         for (id, list) in legacy.sorted(by: { $0.key < $1.key }) {
             if services[id] == nil {
-                if let location = endpointsByName[id] { fail(.missingService(location.child("metadata.name"), service: id.description)) }
+                if let location = endpointsByName[id] {
+                    orphans.append("\(location): Endpoints without a Service \(id) in the input; ignored")
+                }
                 continue
             }
             if slices[id] == nil { slices[id] = list }
         }
         if !errors.isEmpty { throw LoadFailure(errors: errors) }
+        report.notes += orphans
 
         for (kind, count) in skippedKinds.sorted(by: { $0.key < $1.key }) {
             report.notes.append(
@@ -134,6 +143,10 @@ public enum ClusterLoader {
         let cluster = Cluster(services: serviceList, slices: slices, serviceCIDRs: serviceCIDRs)
         for service in cluster.services where service.type == .externalName {
             report.notes.append("\(service.id) is ExternalName (\(service.externalName ?? "")): a DNS alias, no packet rules")
+        }
+        for service in cluster.services where service.type != .externalName && !service.isHeadless && service.clusterIPs.isEmpty {
+            report.notes.append(
+                "\(service.id) has no spec.clusterIP yet (the API server allocates one when it creates the Service): no packet rules")
         }
         return (cluster, report)
     }

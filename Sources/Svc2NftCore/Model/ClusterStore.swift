@@ -48,7 +48,7 @@ public struct ClusterStore: Sendable {
             services[service.id] = service
             return [service.id]
         case ("Service", .delete):
-            let id = try identity(raw, nameRule: .dnsLabel)
+            let id = try identity(raw, nameRule: .dns1035Label)
             services[id] = nil
             return [id]
         case ("EndpointSlice", let change):
@@ -69,7 +69,7 @@ public struct ClusterStore: Sendable {
             legacy[id] = converted
             return [id]
         case ("Endpoints", .delete):
-            let id = try identity(raw, nameRule: .dnsLabel)
+            let id = try identity(raw, nameRule: .dnsSubdomain)
             legacy[id] = nil
             return [id]
         case ("ServiceCIDR", .upsert):
@@ -95,7 +95,7 @@ public struct ClusterStore: Sendable {
         var errors: [ModelError] = []
         var listed: Set<ServiceID> = []
         for object in objects where object.kind == kind {
-            let rule: ObjectIdentity.NameRule = kind == "EndpointSlice" ? .dnsSubdomain : .dnsLabel
+            let rule: ObjectIdentity.NameRule = kind == "Service" ? .dns1035Label : .dnsSubdomain
             if let id = try? identity(object, nameRule: rule) { listed.insert(id) }
             do {
                 touched.formUnion(try apply(ObjectEvent(change: .upsert, object: object)))

@@ -3,14 +3,19 @@
 enum EndpointDecoder {
     static let serviceNameLabel = "kubernetes.io/service-name"
 
-    /// nil for FQDN slices, which kube-proxy ignores.
+    /// nil for slices kube-proxy ignores: FQDN slices, and slices whose
+    /// `kubernetes.io/service-name` label is absent or cannot name a Service (the API
+    /// server accepts any label value there).
     static func decodeSlice(_ raw: RawObject) throws(ModelError) -> EndpointSlice? {
         let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
         let id = try ObjectIdentity.read(root, nameRule: .dnsSubdomain)
         let object = root.owned(by: id.description)
         let labelField = object.child("metadata").child("labels").child(serviceNameLabel)
-        let serviceName = try labelField.string()
-        guard KubernetesName.isDNSLabel(serviceName) else { throw labelField.invalid(serviceName, "is not a Service name") }
+        guard let serviceName = try labelField.optionalString() else { return nil }
+        guard KubernetesName.isLabelValue(serviceName) else {
+            throw labelField.invalid(serviceName, "is not a label value (at most 63 letters, digits, '-', '_', '.')")
+        }
+        guard KubernetesName.isDNS1035Label(serviceName) else { return nil }
 
         let typeField = object.child("addressType")
         let typeText = try typeField.string()
@@ -44,7 +49,15 @@ enum EndpointDecoder {
             let serving = try conditions.child("serving").optionalBool() ?? ready
             let terminating = try conditions.child("terminating").optionalBool() ?? false
             var zones: [String] = []
-            for hint in try item.child("hints").child("forZones").list() { zones.append(try hint.child("name").string()) }
+            for hint in try item.child("hints").child("forZones").list() {
+                // The API server checks zone names as label values (discovery validateHints).
+                let nameField = hint.child("name")
+                let zone = try nameField.string()
+                guard KubernetesName.isLabelValue(zone), !zone.isEmpty else {
+                    throw nameField.invalid(zone, "is not a zone name (a label value: at most 63 letters, digits, '-', '_', '.')")
+                }
+                zones.append(zone)
+            }
             endpoints.append(
                 Endpoint(
                     address: address, ready: ready, serving: serving, terminating: terminating,
@@ -59,7 +72,8 @@ enum EndpointDecoder {
     /// its name is.
     static func decodeEndpoints(_ raw: RawObject) throws(ModelError) -> (ServiceID, Location, [EndpointSlice]) {
         let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
-        let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
+        // Any subdomain is a valid Endpoints name; one that is no Service name is an orphan.
+        let id = try ObjectIdentity.read(root, nameRule: .dnsSubdomain)
         let object = root.owned(by: id.description)
         var slices: [EndpointSlice] = []
         for (number, subset) in try object.child("subsets").list().enumerated() {

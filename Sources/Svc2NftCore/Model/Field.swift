@@ -131,16 +131,20 @@ struct Field {
     }
 
     func l4Protocol() throws(ModelError) -> L4Protocol {
-        guard let text = try optionalString() else { return .tcp }
+        // Absent or "": the API server defaults the protocol to TCP.
+        guard let text = try optionalString(), !text.isEmpty else { return .tcp }
         guard let proto = L4Protocol(kubernetes: text) else { throw invalid(text, "is not a protocol (TCP, UDP or SCTP)") }
         return proto
     }
 
-    /// An optional port name that must be a legal IANA service name.
+    /// An optional port name: a DNS-1123 label, as the API server checks Service,
+    /// Endpoints and EndpointSlice port names (`kubectl create service` names a port
+    /// `80-8080`).
     func portName() throws(ModelError) -> String {
         let name = try optionalString() ?? ""
-        guard name.isEmpty || KubernetesName.isPortName(name) else {
-            throw invalid(name, "is not a valid port name (at most 15 lowercase letters, digits and '-')")
+        guard name.isEmpty || KubernetesName.isDNSLabel(name) else {
+            throw invalid(
+                name, "is not a valid port name (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)")
         }
         return name
     }

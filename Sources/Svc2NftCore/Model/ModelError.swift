@@ -30,12 +30,11 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case wrongType(Location, expected: String, found: String)
     case invalidValue(Location, value: String, problem: String)
     case duplicateObject(Location, kind: String, firstSeen: Location)
-    case missingService(Location, service: String)
 
     public var location: Location {
         switch self {
         case .missingField(let l), .wrongType(let l, _, _), .invalidValue(let l, _, _),
-            .duplicateObject(let l, _, _), .missingService(let l, _):
+            .duplicateObject(let l, _, _):
             l
         }
     }
@@ -50,8 +49,6 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
             "\(location): \(Self.quote(value)) \(problem)"
         case .duplicateObject(let location, let kind, let first):
             "\(location): duplicate \(kind); first defined at \(first.file): \(first.path)"
-        case .missingService(let location, let service):
-            "\(location): its Service \(service) is not in the input; add the Service or drop these endpoints"
         }
     }
 

@@ -4,7 +4,7 @@ enum ServiceDecoder {
 
     static func decode(_ raw: RawObject) throws(ModelError) -> Service {
         let root = Field(value: raw.value, file: raw.file, path: raw.path, object: nil)
-        let id = try ObjectIdentity.read(root, nameRule: .dnsLabel)
+        let id = try ObjectIdentity.read(root, nameRule: .dns1035Label)
         let object = root.owned(by: id.description)
         let spec = object.child("spec")
 
@@ -18,14 +18,19 @@ enum ServiceDecoder {
             let field = spec.child("externalName")
             let name = try field.string()
             let trimmed = name.hasSuffix(".") ? String(name.dropLast()) : name
-            guard KubernetesName.isDNSSubdomain(trimmed.lowercased()) else {
-                throw field.invalid(name, "is not a DNS name")
+            // As the API server: a DNS-1123 subdomain, so lowercase only.
+            guard KubernetesName.isDNSSubdomain(trimmed) else {
+                throw field.invalid(name, "is not a DNS name (lowercase letters, digits, '-' and '.')")
             }
-            externalName = name.lowercased()
+            externalName = name
         }
 
         let (clusterIPs, isHeadless) = try clusterAddresses(spec, type: type)
+        if isHeadless, type == .nodePort || type == .loadBalancer {
+            throw spec.child("clusterIP").invalid("None", "is not allowed for a \(type.rawValue) Service")
+        }
         let ports = try servicePorts(spec, type: type)
+        if ports.isEmpty, !isHeadless, type != .externalName { throw .missingField(spec.child("ports").location) }
         let externalIPs = try spec.child("externalIPs").list().map { (field) throws(ModelError) in try field.address() }
 
         var ingress: [LoadBalancerIngress] = []
@@ -38,6 +43,10 @@ enum ServiceDecoder {
         }
 
         var sourceRanges = try spec.child("loadBalancerSourceRanges").list().map { (field) throws(ModelError) in try field.cidr() }
+        if !sourceRanges.isEmpty, type != .loadBalancer {
+            throw spec.child("loadBalancerSourceRanges").invalid(
+                sourceRanges[0].description, "may only be used when type is LoadBalancer")
+        }
         let annotation = object.child("metadata").child("annotations").child(sourceRangesAnnotation)
         if sourceRanges.isEmpty, let text = try annotation.optionalString() {
             for piece in text.split(separator: ",") {
@@ -47,13 +56,24 @@ enum ServiceDecoder {
         }
 
         let externalPolicy = try policy(spec.child("externalTrafficPolicy"))
+        // As the API server (validateServiceExternalTrafficPolicy): only a Service that
+        // outside traffic can reach may say how to treat it.
+        let externallyAccessible = type == .nodePort || type == .loadBalancer || !externalIPs.isEmpty
+        if !externallyAccessible, let text = try spec.child("externalTrafficPolicy").optionalString(), !text.isEmpty {
+            throw spec.child("externalTrafficPolicy").invalid(
+                text, "may only be set for externally-accessible Services (NodePort, LoadBalancer, or with externalIPs)")
+        }
         let internalPolicy = try policy(spec.child("internalTrafficPolicy"))
 
         let affinityField = spec.child("sessionAffinity")
         let affinityText = try affinityField.optionalString() ?? "None"
         let affinity: SessionAffinity
         switch affinityText {
-        case "None": affinity = .none
+        case "None":
+            guard !spec.child("sessionAffinityConfig").isPresent else {
+                throw spec.child("sessionAffinityConfig").invalid("{...}", "must not be set when sessionAffinity is None")
+            }
+            affinity = .none
         case "ClientIP":
             let timeoutField = spec.child("sessionAffinityConfig").child("clientIP").child("timeoutSeconds")
             let timeout = try timeoutField.optionalInt() ?? 10800
@@ -83,12 +103,15 @@ enum ServiceDecoder {
         var texts: [(String, Field)] = []
         let listField = spec.child("clusterIPs")
         for item in try listField.list() { texts.append((try item.string(), item)) }
-        if texts.isEmpty, let single = try spec.child("clusterIP").optionalString() {
+        let single = try spec.child("clusterIP").optionalString()
+        if texts.isEmpty, let single {
             texts.append((single, spec.child("clusterIP")))
+        } else if let single, !single.isEmpty, single != texts[0].0 {
+            throw listField.invalid(texts[0].0, "must equal spec.clusterIP (\(single)) as the first entry")
         }
-        guard !texts.isEmpty, !texts[0].0.isEmpty else {
-            throw .missingField(spec.child("clusterIP").location)
-        }
+        // No clusterIP yet: the API server allocates one when it creates the Service
+        // (`kubectl create service ... --dry-run=client` prints none). No address, no rules.
+        guard !texts.isEmpty, !texts[0].0.isEmpty else { return ([], false) }
         if texts[0].0 == "None" { return ([], true) }
         var addresses: [IPAddress] = []
         for (text, field) in texts {
@@ -115,20 +138,25 @@ enum ServiceDecoder {
             let targetField = item.child("targetPort")
             let target: TargetPort
             switch targetField.value {
-            case .none, .null?: target = .number(port)
+            // The API server defaults an absent, 0 or "" targetPort to the port.
+            case .none, .null?, .number(0)?, .string("")?: target = .number(port)
             case .string(let text)?:
-                if let number = Int(text) {
-                    guard (1...65535).contains(number) else { throw targetField.invalid(text, "is not a port (1-65535)") }
-                    target = .number(UInt16(number))
-                } else {
-                    guard KubernetesName.isPortName(text) else { throw targetField.invalid(text, "is not a port number or port name") }
-                    target = .name(text)
+                // As the API server: a quoted "8080" is a port name, and not a valid one.
+                guard KubernetesName.isPortName(text) else {
+                    throw targetField.invalid(
+                        text,
+                        "is not a container port name (at most 15 lowercase letters, digits and '-', with a letter); a port number is written without quotes"
+                    )
                 }
+                target = .name(text)
             default: target = .number(try targetField.port())
             }
             var nodePort: UInt16 = 0
             if type == .nodePort || type == .loadBalancer {
                 nodePort = try item.child("nodePort").optionalPort()
+            } else if type == .clusterIP, try item.child("nodePort").optionalPort() != 0 {
+                throw item.child("nodePort").invalid(
+                    String(try item.child("nodePort").optionalPort()), "may not be used when type is ClusterIP")
             }
             ports.append(
                 ServicePort(
@@ -141,7 +169,9 @@ enum ServiceDecoder {
 /// Reads `metadata.namespace` and `metadata.name` and checks them against Kubernetes'
 /// naming rules; the namespace defaults to `default` as kubectl does.
 enum ObjectIdentity {
-    enum NameRule { case dnsLabel, dnsSubdomain }
+    /// The API server's rule for the kind's `metadata.name`: Services are DNS-1035
+    /// labels (`ValidateServiceName`), Endpoints and EndpointSlices DNS-1123 subdomains.
+    enum NameRule { case dns1035Label, dnsSubdomain }
 
     static func read(_ root: Field, nameRule: NameRule) throws(ModelError) -> ServiceID {
         let metadata = root.child("metadata")
@@ -153,10 +183,17 @@ enum ObjectIdentity {
             throw namespaceField.owned(by: "(invalid namespace)/\(KubernetesName.isDNSSubdomain(name) ? name : "(invalid name)")").invalid(
                 namespace, "is not a valid namespace (lowercase letters, digits, '-', at most 63)")
         }
-        let valid = nameRule == .dnsLabel ? KubernetesName.isDNSLabel(name) : KubernetesName.isDNSSubdomain(name)
-        guard valid else {
-            throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
-                name, "is not a valid name (lowercase letters, digits, '-', at most 63)")
+        switch nameRule {
+        case .dns1035Label:
+            guard KubernetesName.isDNS1035Label(name) else {
+                throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
+                    name, "is not a valid Service name (at most 63 lowercase letters, digits and '-', starting with a letter)")
+            }
+        case .dnsSubdomain:
+            guard KubernetesName.isDNSSubdomain(name) else {
+                throw nameField.owned(by: "\(namespace)/(invalid name)").invalid(
+                    name, "is not a valid name (dot-separated lowercase letters, digits and '-', at most 253)")
+            }
         }
         return ServiceID(namespace: namespace, name: name)
     }

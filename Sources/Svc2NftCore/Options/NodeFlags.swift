@@ -57,6 +57,9 @@ public struct NodeFlags: Sendable, Equatable {
             }
             if !config.serviceCIDRs.contains(cidr) { config.serviceCIDRs.append(cidr) }
         }
+        if let nodeZone, !KubernetesName.isLabelValue(nodeZone) {
+            throw UsageError("--node-zone: \"\(nodeZone)\" is not a zone name (a label value, as topology.kubernetes.io/zone)")
+        }
         if let nodeName, !KubernetesName.isDNSSubdomain(nodeName) {
             throw UsageError("--node-name: \"\(nodeName)\" is not a valid node name")
         }
