@@ -6,7 +6,8 @@ import NIOConcurrencyHelpers
 /// field selectors, chunked watch streams from a `resourceVersion` with bookmarks,
 /// `410 Gone` (as a watch `ERROR` event) for a compacted version, bearer-token auth.
 /// Tests change objects through it and can cut every watch mid-stream. Serves Services,
-/// EndpointSlices and Nodes; enough of the protocol that the real `kubectl` reads it.
+/// EndpointSlices, ServiceCIDRs and Nodes (`withoutServiceCIDRs` plays an API server
+/// older than 1.33, which answers 404 for them); enough of the protocol that the real `kubectl` reads it.
 public final class APIServerDouble: @unchecked Sendable {
     /// A served collection.
     struct Kind: Sendable {
@@ -23,6 +24,7 @@ public final class APIServerDouble: @unchecked Sendable {
         Kind(kind: "Service", apiVersion: "v1", plural: "services", namespaced: true, shortNames: ["svc"]),
         Kind(kind: "Node", apiVersion: "v1", plural: "nodes", namespaced: false, shortNames: ["no"]),
         Kind(kind: "EndpointSlice", apiVersion: "discovery.k8s.io/v1", plural: "endpointslices", namespaced: true, shortNames: []),
+        Kind(kind: "ServiceCIDR", apiVersion: "networking.k8s.io/v1", plural: "servicecidrs", namespaced: false, shortNames: []),
     ]
 
     /// One change in the server's history.
@@ -52,9 +54,13 @@ public final class APIServerDouble: @unchecked Sendable {
     /// How often open watches that asked for bookmarks get one.
     public let bookmarkInterval: Duration
 
-    public init(token: String? = "test-token", bookmarkInterval: Duration = .seconds(1)) {
+    /// Kinds this server does not serve (404), as an older API server.
+    let unserved: Set<String>
+
+    public init(token: String? = "test-token", bookmarkInterval: Duration = .seconds(1), withoutServiceCIDRs: Bool = false) {
         self.token = token
         self.bookmarkInterval = bookmarkInterval
+        unserved = withoutServiceCIDRs ? ["ServiceCIDR"] : []
     }
 
     // MARK: changes, as a controller would make them

@@ -85,17 +85,18 @@ extension APIServerDouble {
                 .ok,
                 [
                     "kind": "APIGroupList", "apiVersion": "v1",
-                    "groups": [
-                        [
-                            "name": "discovery.k8s.io", "versions": [["groupVersion": "discovery.k8s.io/v1", "version": "v1"]],
-                            "preferredVersion": ["groupVersion": "discovery.k8s.io/v1", "version": "v1"],
-                        ]
-                    ],
+                    "groups": Set(Self.kinds.filter { !unserved.contains($0.kind) }.map(\.apiVersion)).filter { $0.contains("/") }.sorted()
+                        .map { groupVersion -> [String: Any] in
+                            let group = String(groupVersion.split(separator: "/")[0])
+                            let version = ["groupVersion": groupVersion, "version": "v1"]
+                            return ["name": group, "versions": [version], "preferredVersion": version]
+                        },
                 ])
         default: break
         }
-        for groupVersion in Set(Self.kinds.map(\.groupVersionPath)) where path == groupVersion {
-            let resources = Self.kinds.filter { $0.groupVersionPath == groupVersion }.map { kind -> [String: Any] in
+        let served = Self.kinds.filter { !unserved.contains($0.kind) }
+        for groupVersion in Set(served.map(\.groupVersionPath)) where path == groupVersion {
+            let resources = served.filter { $0.groupVersionPath == groupVersion }.map { kind -> [String: Any] in
                 [
                     "name": kind.plural, "singularName": kind.kind.lowercased(), "namespaced": kind.namespaced, "kind": kind.kind,
                     "verbs": ["get", "list", "watch"], "shortNames": kind.shortNames,
@@ -104,7 +105,7 @@ extension APIServerDouble {
             let version = groupVersion.hasPrefix("/apis/") ? String(groupVersion.dropFirst(6)) : "v1"
             return .json(.ok, ["kind": "APIResourceList", "apiVersion": "v1", "groupVersion": version, "resources": resources])
         }
-        for kind in Self.kinds {
+        for kind in served {
             let base = kind.groupVersionPath
             var namespace: String? = nil
             if path == "\(base)/\(kind.plural)" {

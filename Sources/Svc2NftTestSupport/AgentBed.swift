@@ -4,7 +4,9 @@ import Foundation
 /// server double listens (127.0.0.1:6443), and a pod namespace behind a veth whose
 /// addresses 10.244.1.5 and 10.244.1.6 serve HTTP on port 8080, each answering with its
 /// own address. ClusterIPs (10.96.0.0/16) are routed towards the pods, so a request from
-/// the node reaches a pod only through the agent's DNAT. Everything goes away with the
+/// the node reaches a pod only through the agent's DNAT; except 10.96.0.99:80, which the
+/// pod namespace holds and answers itself (an unallocated address inside the Service
+/// CIDR that a packet reaches unless a rule drops it). Everything goes away with the
 /// value: the agent gets SIGTERM, servers are killed, namespaces deleted.
 public final class AgentBed {
     public let node: NetworkNamespace
@@ -19,7 +21,7 @@ public final class AgentBed {
 
     public static let podAddresses = ["10.244.1.5", "10.244.1.6"]
 
-    public init() throws {
+    public init(withoutServiceCIDRs: Bool = false) throws {
         node = try NetworkNamespace("agent-node")
         pod = try NetworkNamespace("agent-pod")
         let setup: [[String]] = [
@@ -30,6 +32,7 @@ public final class AgentBed {
             ["ip", "-n", node.name, "link", "set", "vn0", "up"],
             ["ip", "-n", pod.name, "addr", "add", "10.244.1.5/24", "dev", "vp0"],
             ["ip", "-n", pod.name, "addr", "add", "10.244.1.6/24", "dev", "vp0"],
+            ["ip", "-n", pod.name, "addr", "add", "10.96.0.99/32", "dev", "vp0"],
             ["ip", "-n", pod.name, "link", "set", "vp0", "up"],
             ["ip", "-n", pod.name, "route", "add", "default", "via", "10.244.1.1"],
             ["ip", "-n", node.name, "route", "add", "10.96.0.0/16", "dev", "vn0"],
@@ -39,7 +42,7 @@ public final class AgentBed {
             guard result.status == 0 else { throw TestBedError(message: "\(argv.joined(separator: " ")): \(result.stderr)") }
         }
         certificates = try TestCertificates()
-        double = APIServerDouble(bookmarkInterval: .milliseconds(500))
+        double = APIServerDouble(bookmarkInterval: .milliseconds(500), withoutServiceCIDRs: withoutServiceCIDRs)
         kubeconfig = try certificates.kubeconfig(server: "https://127.0.0.1:6443", token: double.token)
         logFile = certificates.directory.appendingPathComponent("agent.log")
         let server = """
@@ -57,15 +60,17 @@ public final class AgentBed {
                     self.end_headers()
                     self.wfile.write(body)
                 def log_message(self, *args): pass
-            for ip in sys.argv[1:]:
-                s = S((ip, 8080), H)
+            for address in sys.argv[1:]:
+                ip, port = address.rsplit(':', 1)
+                s = S((ip, int(port)), H)
                 threading.Thread(target=s.serve_forever, daemon=True).start()
             print('ready', flush=True)
             threading.Event().wait()
             """
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Command.which("ip")!)
-        process.arguments = ["netns", "exec", pod.name, "python3", "-c", server] + Self.podAddresses
+        process.arguments =
+            ["netns", "exec", pod.name, "python3", "-c", server] + Self.podAddresses.map { "\($0):8080" } + ["10.96.0.99:80"]
         let ready = Pipe()
         process.standardOutput = ready
         try process.run()

@@ -10,8 +10,8 @@ import Testing
     static func skip(_ what: String) -> Bool { APIServerDoubleTests.skip(what) }
 
     /// The double holds web (10.96.0.10:80 -> 10.244.1.5:8080) and the Node.
-    static func bed() throws -> AgentBed {
-        let bed = try AgentBed()
+    static func bed(withoutServiceCIDRs: Bool = false) throws -> AgentBed {
+        let bed = try AgentBed(withoutServiceCIDRs: withoutServiceCIDRs)
         bed.double.put(KubeObjects.node("node-a", internalIP: "192.168.1.10"))
         bed.double.put(KubeObjects.service("web", clusterIP: "10.96.0.10"))
         bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.5"]))
@@ -20,7 +20,8 @@ import Testing
 
     @Test func changesThroughTheAPIReachPackets() throws {
         if Self.skip("run: changes reach packets") { return }
-        let bed = try Self.bed()
+        // An API server without ServiceCIDRs (before 1.33): 404 for them is no failure.
+        let bed = try Self.bed(withoutServiceCIDRs: true)
         try bed.startAPI()
         try bed.startAgent()
         #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
@@ -54,7 +55,7 @@ import Testing
         try bed.startAPI()
         try bed.startAgent()
         #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
-        #expect(try bed.eventually { bed.double.openWatches == 3 }, "\(bed.log)")
+        #expect(try bed.eventually { bed.double.openWatches == 4 }, "services, slices, ServiceCIDRs, the Node:\n\(bed.log)")
 
         bed.double.cutWatches()
         bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.6"]))
@@ -128,5 +129,23 @@ import Testing
             #expect(second.stderr.contains("another svc2nft"), "\(second.stderr)")
         }
         #expect(try bed.get("10.96.0.10") == "10.244.1.5", "the agent's rules are untouched")
+    }
+
+    @Test func serviceCIDRObjectsDropUnallocatedAddresses() throws {
+        if Self.skip("run: ServiceCIDR objects") { return }
+        let bed = try Self.bed()
+        try bed.startAPI()
+        try bed.startAgent()
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+        #expect(try bed.get("10.96.0.99") == "10.96.0.99", "without a Service CIDR the unallocated address is reached")
+
+        let cidr: [String: Any] = ["kind": "ServiceCIDR", "metadata": ["name": "kubernetes"], "spec": ["cidrs": ["10.96.0.0/16"]]]
+        bed.double.put(cidr)
+        #expect(try bed.eventually { try bed.node.listTable("ip").contains("drop traffic to unallocated ClusterIPs") }, "\(bed.log)")
+        #expect(try bed.get("10.96.0.99") == nil, "an unallocated address inside the ServiceCIDR is dropped")
+        #expect(try bed.get("10.96.0.10") == "10.244.1.5", "a Service inside it still answers")
+
+        bed.double.delete(kind: "ServiceCIDR", namespace: nil, name: "kubernetes")
+        #expect(try bed.eventually { try bed.get("10.96.0.99") == "10.96.0.99" }, "\(bed.log)")
     }
 }
