@@ -148,4 +148,30 @@ import Testing
         bed.double.delete(kind: "ServiceCIDR", namespace: nil, name: "kubernetes")
         #expect(try bed.eventually { try bed.get("10.96.0.99") == "10.96.0.99" }, "\(bed.log)")
     }
+
+    /// The first complete view has no Services, but the node's tables hold some: refused
+    /// (a cluster cannot be without its `kubernetes` Service; this is a wrong selector or
+    /// a wrong cluster), unless `--allow-empty`.
+    @Test func anEmptyFirstViewIsRefusedUnlessAllowed() throws {
+        if Self.skip("run: empty first view") { return }
+        let bed = try AgentBed()
+        bed.double.put(KubeObjects.node("node-a", internalIP: "192.168.1.10"))
+        let file = bed.certificates.directory.appendingPathComponent("old.json")
+        let old: [String: Any] = [
+            "kind": "List",
+            "items": [KubeObjects.service("old", clusterIP: "10.96.0.20"), KubeObjects.slice("old-1", service: "old", addresses: ["10.244.1.5"])],
+        ]
+        try JSONSerialization.data(withJSONObject: old).write(to: file)
+        #expect(try bed.node.run([Svc2NftBinary.path, "apply", file.path]).status == 0)
+        let before = try bed.node.listOurTables()
+
+        try bed.startAPI()
+        try bed.startAgent()
+        #expect(bed.eventually { bed.log.contains("lists no Services") }, "\(bed.log)")
+        #expect(try bed.node.listOurTables() == before, "an empty view removed the node's Services:\n\(bed.log)")
+        #expect(bed.stopAgent() == 0)
+
+        try bed.startAgent(["--allow-empty"])
+        #expect(try bed.eventually { try !bed.node.listTable("ip").contains("10.96.0.20") }, "\(bed.log)")
+    }
 }
