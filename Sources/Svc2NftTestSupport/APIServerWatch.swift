@@ -9,6 +9,9 @@ final class Watcher: @unchecked Sendable {
     let channel: Channel
     let request: WatchRequest
     private var timers: [Scheduled<Void>] = []
+    /// Set on the event loop once the final chunk is written: a bookmark or event that
+    /// was queued behind it is dropped (NIO refuses a body part after the end).
+    private var finished = false
 
     init(channel: Channel, request: WatchRequest) {
         self.channel = channel
@@ -28,6 +31,7 @@ final class Watcher: @unchecked Sendable {
         let channel = channel
         let buffer = channel.allocator.buffer(bytes: line)
         channel.eventLoop.execute {
+            guard !self.finished else { return }
             channel.writeAndFlush(HTTPServerResponsePart.body(.byteBuffer(buffer)), promise: nil)
         }
     }
@@ -36,6 +40,8 @@ final class Watcher: @unchecked Sendable {
     func finish() {
         let channel = channel
         channel.eventLoop.execute {
+            guard !self.finished else { return }
+            self.finished = true
             channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
         }
     }
@@ -43,7 +49,10 @@ final class Watcher: @unchecked Sendable {
     /// Drops the connection without a final chunk.
     func cut() {
         let channel = channel
-        channel.eventLoop.execute { channel.close(promise: nil) }
+        channel.eventLoop.execute {
+            self.finished = true
+            channel.close(promise: nil)
+        }
     }
 
     func cancelTimers() {
