@@ -155,6 +155,18 @@ import Testing
         #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before)
     }
 
+    /// `nft -j` reads every fixture's netlink-written tables without a warning.
+    @Test(arguments: goldens)
+    func nftReadsApplyAsJSON(_ fixture: Fixture) throws {
+        if Self.skip("nft -j \(fixture.name)") { return }
+        let ns = try NetworkNamespace("json")
+        let applied = try ns.run(Self.apply(fixture))
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let json = try ns.run(["nft", "-j", "list", "ruleset"])
+        #expect(json.status == 0 && json.stderr.isEmpty, "\(fixture.name): \(json.stderr)")
+        #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) != nil, "\(fixture.name): not JSON")
+    }
+
     @Test func foreignTablesAreNeverTouched() throws {
         if Self.skip("foreign tables") { return }
         let ns = try NetworkNamespace("foreign")
@@ -177,13 +189,25 @@ import Testing
             \t\telements = { 10.1.1.1 }
             \t}
             }
+            table ip admin {
+            \tset blocked {
+            \t\ttype ipv4_addr
+            \t\tflags interval
+            \t\tcomment "written by nft, with user data"
+            \t\telements = { 192.0.2.0/24 comment "documentation range" }
+            \t}
+            \tchain input {
+            \t\ttype filter hook input priority 20; policy accept;
+            \t\tip saddr @blocked counter packets 0 bytes 0 drop comment "admin's rule"
+            \t}
+            }
             """
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-foreign-\(getpid()).nft").path
         try foreign.write(toFile: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: file) }
         #expect(try ns.run(["nft", "-f", file]).status == 0)
         func snapshot() throws -> String {
-            try ["inet firewalld", "ip nat", "inet svc2nft"].map {
+            try ["inet firewalld", "ip nat", "inet svc2nft", "ip admin"].map {
                 try ns.run(["nft", "list", "table"] + $0.split(separator: " ").map(String.init)).stdout
             }.joined()
         }
@@ -191,6 +215,16 @@ import Testing
         #expect(before.contains("tcp dport 22 accept"))
         #expect(try ns.run(Self.apply(Fixture.named("shop"))).status == 0)
         #expect(try snapshot() == before, "apply touched a foreign table")
+        // nft reads our netlink-written tables beside its own, without a warning, as text
+        // and as JSON.
+        let text = try ns.run(["nft", "list", "ruleset"])
+        #expect(text.status == 0 && text.stderr.isEmpty, "\(text.stderr)")
+        #expect(text.stdout.contains("table ip svc2nft") && text.stdout.contains("comment \"documentation range\""))
+        let json = try ns.run(["nft", "-j", "list", "ruleset"])
+        #expect(json.status == 0 && json.stderr.isEmpty, "\(json.stderr)")
+        let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let tables = (parsed?["nftables"] as? [[String: Any]] ?? []).compactMap { $0["table"] as? [String: Any] }
+        #expect(Set(tables.map { "\($0["family"] ?? "") \($0["name"] ?? "")" }).isSuperset(of: ["ip svc2nft", "ip6 svc2nft", "ip admin"]))
         #expect(try ns.run([Svc2NftBinary.path, "delete"]).status == 0)
         #expect(try snapshot() == before, "delete touched a foreign table")
         #expect(try ns.listOurTables().hasPrefix("absent"))
