@@ -105,11 +105,15 @@ public final class Agent: ServiceLifecycle.Service {
         var synced = false
         var nodeInfo = NodeInfo()
 
+        // At most one pending wake-up, owned here and cancelled when the loop ends.
+        var wakeTask: Task<Void, Never>? = nil
+        defer { wakeTask?.cancel() }
         func scheduleWake(at instant: ContinuousClock.Instant) {
             guard wake.map({ instant < $0 }) ?? true else { return }
             wake = instant
-            Task {
-                try? await Task.sleep(until: instant, clock: clock)
+            wakeTask?.cancel()
+            wakeTask = Task {
+                guard (try? await Task.sleep(until: instant, clock: clock)) != nil else { return }
                 continuation.yield(.wake)
             }
         }
