@@ -45,16 +45,11 @@ public struct ForeignChange: Sendable, Equatable, CustomStringConvertible {
 /// to do commits nothing, so this cannot loop.
 public final class RulesetMonitor: @unchecked Sendable {
     private let socket: OpaquePointer
-    private let tables: Set<Key>
+    private let tables: [(TableFamily, String)]
     private let ownPorts: Set<UInt32>
     private let lock = NSLock()
     private var stopped = false
     private var thread: Thread?
-
-    struct Key: Hashable {
-        let family: UInt8
-        let name: String
-    }
 
     /// Opens the socket and joins the group; throws `.socket` when the kernel refuses
     /// (no nf_tables, no CAP_NET_ADMIN). `ownPorts`: netlink port ids whose commits are ours.
@@ -79,7 +74,7 @@ public final class RulesetMonitor: @unchecked Sendable {
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
         self.socket = socket
-        self.tables = Set(tables.map { Key(family: UInt8(K.family($0.0)), name: $0.1) })
+        self.tables = tables
         self.ownPorts = ownPorts
     }
 
@@ -104,7 +99,7 @@ public final class RulesetMonitor: @unchecked Sendable {
     private func read(_ report: @escaping @Sendable (ForeignChange) -> Void) {
         let fd = mnl_socket_get_fd(socket)
         var buffer = [UInt8](repeating: 0, count: 1 << 17)
-        var transaction = Transaction()
+        var reader = NotificationReader(tables: tables, ownPorts: ownPorts)
         while !isStopped {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&descriptor, 1, 100)
@@ -113,22 +108,46 @@ public final class RulesetMonitor: @unchecked Sendable {
             let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if count < 0 {
                 if errno == ENOBUFS {
-                    transaction = Transaction()
+                    reader = NotificationReader(tables: tables, ownPorts: ownPorts)
                     report(ForeignChange(generation: nil, pid: nil, process: nil, summary: "notifications lost (receive buffer overflowed)"))
                 }
                 continue
             }
-            buffer.withUnsafeBytes { raw in
-                var offset = 0
-                while offset + 16 <= count {
-                    let header = raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: nlmsghdr.self)
-                    let length = Int(header.pointee.nlmsg_len)
-                    guard length >= 16, offset + length <= count else { break }
-                    if let change = transaction.add(header, tables: tables, ownPorts: ownPorts) { report(change) }
-                    offset += (length + 3) & ~3
-                }
-            }
+            for change in buffer.withUnsafeBytes({ reader.read(UnsafeRawBufferPointer(rebasing: $0[..<count])) }) { report(change) }
         }
+    }
+}
+
+/// Reads nftables notifications, message by message across receives, into the foreign
+/// changes they add up to (see `RulesetMonitor`); apart from the socket so tests can
+/// feed it bytes.
+public struct NotificationReader {
+    private let tables: Set<Key>
+    private let ownPorts: Set<UInt32>
+    private var transaction = Transaction()
+
+    struct Key: Hashable {
+        let family: UInt8
+        let name: String
+    }
+
+    public init(tables: [(TableFamily, String)], ownPorts: Set<UInt32>) {
+        self.tables = Set(tables.map { Key(family: UInt8(K.family($0.0)), name: $0.1) })
+        self.ownPorts = ownPorts
+    }
+
+    /// The changes completed by the whole netlink messages in `bytes`.
+    public mutating func read(_ bytes: UnsafeRawBufferPointer) -> [ForeignChange] {
+        var changes: [ForeignChange] = []
+        var offset = 0
+        while offset + 16 <= bytes.count {
+            let header = bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: nlmsghdr.self)
+            let length = Int(header.pointee.nlmsg_len)
+            guard length >= 16, offset + length <= bytes.count else { break }
+            if let change = transaction.add(header, tables: tables, ownPorts: ownPorts) { changes.append(change) }
+            offset += (length + 3) & ~3
+        }
+        return changes
     }
 
     /// The notifications of one transaction so far.
@@ -138,9 +157,18 @@ public final class RulesetMonitor: @unchecked Sendable {
         private var order: [Event] = []
 
         struct Event: Hashable {
+            /// table, chain, set: one event per object; rule, element: counted per place.
             let noun: String
             let verb: String
+            /// The table ("ip svc2nft"), chain or set name; "in chain X" for rules, "in X" for elements.
             let place: String
+
+            func text(_ count: Int) -> String {
+                switch noun {
+                case "table", "chain", "set": "\(noun) \(place) \(verb)"
+                default: "\(count) \(noun)\(count == 1 ? "" : "s") \(verb) \(place)"
+                }
+            }
         }
 
         /// Adds one message; at NEWGEN returns the transaction's change if it is foreign
@@ -168,20 +196,16 @@ public final class RulesetMonitor: @unchecked Sendable {
             return nil
         }
 
-        /// A few words: deleted tables say it all (its chains, rules and sets went
-        /// with it); otherwise the first three kinds of change, and how many more.
+        /// A few words: deleted tables say it all (their chains, rules and sets went
+        /// with them); otherwise the first three kinds of change, and how many more.
         var summary: String {
             let tables = order.filter { $0.noun == "table" && $0.verb == "deleted" }.map(\.place)
             if !tables.isEmpty {
                 return "table\(tables.count == 1 ? "" : "s") \(tables.joined(separator: ", ")) deleted"
             }
-            let parts = order.prefix(3).map { event -> String in
-                let count = counts[event]!
-                let noun = count == 1 ? event.noun : event.noun == "map element" ? "map elements" : "\(event.noun)s"
-                return "\(count) \(noun) \(event.verb)\(event.place.isEmpty ? "" : " \(event.place)")"
-            }
+            let parts = order.prefix(3).map { $0.text(counts[$0]!) }
             let more = order.count - parts.count
-            return parts.joined(separator: ", ") + (more > 0 ? " and \(more) more kind\(more == 1 ? "" : "s") of change" : "")
+            return parts.joined(separator: ", ") + (more > 0 ? " and \(more) more" : "")
         }
 
         /// The table a message names, what it did, and to how many objects; nil for
@@ -214,7 +238,7 @@ public final class RulesetMonitor: @unchecked Sendable {
                     let name = str(nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue)))
                 else { return nil }
                 // A chain's attributes changed (NEWCHAIN for an existing chain) reads as "added" too.
-                return (table, Event(noun: "chain", verb: verb, place: "(\(name))"), 1)
+                return (table, Event(noun: "chain", verb: verb, place: name), 1)
             case NFT_MSG_NEWRULE.rawValue, NFT_MSG_DELRULE.rawValue:
                 guard let rule = nftnl_rule_alloc() else { return nil }
                 defer { nftnl_rule_free(rule) }
@@ -230,7 +254,7 @@ public final class RulesetMonitor: @unchecked Sendable {
                     let table = str(nftnl_set_get_str(set, UInt16(NFTNL_SET_TABLE.rawValue))),
                     let name = str(nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue)))
                 else { return nil }
-                return (table, Event(noun: "set", verb: verb, place: "(\(name))"), 1)
+                return (table, Event(noun: "set", verb: verb, place: name), 1)
             default:  // NEWSETELEM, DELSETELEM
                 guard let set = nftnl_set_alloc() else { return nil }
                 defer { nftnl_set_free(set) }
