@@ -61,8 +61,9 @@ extension AgentObserver {
 /// Nothing is applied before every list is complete (a half-synced view would
 /// delete live Services' rules); after that, changes are batched by `minSyncPeriod`,
 /// and a full sync repairs drift every `syncPeriod`. A `RulesetMonitor` hears of every
-/// change another process commits to our tables (`nft flush ruleset`, a firewall
-/// reload) and such a change is repaired at once, without waiting for either period.
+/// change another process commits to our tables (`nft flush ruleset`, a ruleset file
+/// reloaded with `flush ruleset`) and such a change is repaired at once, without waiting
+/// for either period.
 /// Runs until graceful shutdown,
 /// leaving the rules in place (as kube-proxy does).
 public final class Agent: ServiceLifecycle.Service {
@@ -136,8 +137,11 @@ public final class Agent: ServiceLifecycle.Service {
         var wake: ContinuousClock.Instant? = nil
         var fullDue = false
         var synced = false
-        /// A foreign change waits for a repair, which does not wait for `minSyncPeriod`.
+        /// A foreign change waits for a repair, which does not wait for `minSyncPeriod`;
+        /// unless the previous repair was less than `minSyncPeriod` ago, so a process that
+        /// undoes each repair cannot start a busy loop.
         var healing = false
+        var lastRepair: ContinuousClock.Instant? = nil
         var nodeInfo = NodeInfo()
 
         func scheduleWake(at instant: ContinuousClock.Instant) {
@@ -190,7 +194,8 @@ public final class Agent: ServiceLifecycle.Service {
             guard listed.isSuperset(of: required) else { continue }
             guard !worker.syncer.pending.isEmpty || worker.syncer.needsFull || fullDue else { continue }
             let now = clock.now
-            if !healing, let lastSync, now < lastSync + settings.minSyncPeriod {
+            let urgent = healing && lastRepair.map { now >= $0 + settings.minSyncPeriod } ?? healing
+            if !urgent, let lastSync, now < lastSync + settings.minSyncPeriod {
                 scheduleWake(at: lastSync + settings.minSyncPeriod)
                 continue
             }
@@ -204,6 +209,7 @@ public final class Agent: ServiceLifecycle.Service {
             }
             let repair = fullDue && synced
             let healed = healing
+            if healed { lastRepair = now }
             fullDue = false
             healing = false
             lastSync = now

@@ -33,6 +33,11 @@ import Testing
         #expect(NftListing.normalized(try bed.node.listOurTables()) == before)
         #expect(try Self.metric(bed, "svc2nft_foreign_changes_total") == 1, "\(bed.log)")
         #expect(try bed.eventually { try Self.metric(bed, "svc2nft_repairs_total") == 1 }, "\(bed.log)")
+
+        // Flushed again right after the repair: that repair waits for --min-sync-period, and comes.
+        #expect(try bed.node.run(["nft", "flush", "ruleset"]).status == 0)
+        #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+        #expect(try bed.eventually { try Self.metric(bed, "svc2nft_repairs_total") == 2 }, "\(bed.log)")
     }
 
     @Test func deletedTableIsRepaired() throws {
