@@ -12,6 +12,7 @@
 #include <libnftnl/set.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/common.h>
+#include <libnftnl/gen.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 // Conntrack cleanup (stale UDP/SCTP entries after endpoints change): ctnetlink dumps and

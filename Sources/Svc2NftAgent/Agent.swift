@@ -19,6 +19,8 @@ public struct AgentSettings: Sendable {
     public var syncPeriod: Duration = .seconds(30)
     /// Apply a cluster without Services even where our tables hold some (`--allow-empty`).
     public var allowEmpty = false
+    /// Listen for other processes' changes to our tables and repair them at once.
+    public var selfHealing = true
     /// The server ends each watch after this many seconds (tests shorten it).
     public var watchSeconds: ClosedRange<Int> = 300...600
 
@@ -43,13 +45,26 @@ public protocol AgentObserver: Sendable {
     func nodeChanged(_ info: NodeInfo)
     /// The cluster after a sync: every Service with its slices, and the node options used.
     func clusterSynced(_ cluster: Cluster, node: NodeConfig)
+    /// Another process changed our tables; a repairing sync follows at once.
+    func foreignChange(_ change: ForeignChange)
+    /// The sync after a foreign change went through (after `synced`).
+    func repaired(_ report: SyncReport)
+}
+
+extension AgentObserver {
+    public func foreignChange(_ change: ForeignChange) {}
+    public func repaired(_ report: SyncReport) {}
 }
 
 /// The node agent behind `svc2nft run`: reflectors for Services, EndpointSlices,
 /// ServiceCIDRs (where served) and this Node feed one loop that keeps a `Syncer`'s store current and syncs when allowed.
 /// Nothing is applied before every list is complete (a half-synced view would
 /// delete live Services' rules); after that, changes are batched by `minSyncPeriod`,
-/// and a full sync repairs drift every `syncPeriod`. Runs until graceful shutdown,
+/// and a full sync repairs drift every `syncPeriod`. A `RulesetMonitor` hears of every
+/// change another process commits to our tables (`nft flush ruleset`, a ruleset file
+/// reloaded with `flush ruleset`) and such a change is repaired at once, without waiting
+/// for either period.
+/// Runs until graceful shutdown,
 /// leaving the rules in place (as kube-proxy does).
 public final class Agent: ServiceLifecycle.Service {
     let settings: AgentSettings
@@ -72,6 +87,8 @@ public final class Agent: ServiceLifecycle.Service {
         case wake
         /// `syncPeriod` passed: a full sync is due.
         case periodic
+        /// Another process changed our tables: a repairing sync is due now.
+        case foreignChange(ForeignChange)
     }
 
     public func run() async throws {
@@ -87,13 +104,30 @@ public final class Agent: ServiceLifecycle.Service {
             group.addTask {
                 while (try? await Task.sleep(for: period)) != nil { continuation.yield(.periodic) }
             }
+            let monitor = startMonitor { continuation.yield(.foreignChange($0)) }
             await cancelWhenGracefulShutdown {
                 await self.loop(inputs, continuation: continuation, required: Set(resources))
             }
+            monitor?.stop()
             group.cancelAll()
         }
         continuation.finish()
         logger.info("stopped; the rules stay in place (svc2nft delete removes them)")
+    }
+
+    /// Listens for other processes' changes to our tables; nil (with a warning) where the
+    /// kernel refuses, and then only `syncPeriod`'s repairs find them.
+    private func startMonitor(_ report: @escaping @Sendable (ForeignChange) -> Void) -> RulesetMonitor? {
+        guard settings.selfHealing else { return nil }
+        let tables = IPFamily.allCases.map { (TableFamily($0), settings.node.tableName) }
+        do {
+            let monitor = try RulesetMonitor(tables: tables, ownPorts: Set([worker.syncer.applier.portID].compactMap { $0 }))
+            monitor.start(report)
+            return monitor
+        } catch {
+            logger.warning("cannot listen for nftables changes (\(error)); changes by others are repaired every --sync-period only")
+            return nil
+        }
     }
 
     private func loop(_ inputs: AsyncStream<Input>, continuation: AsyncStream<Input>.Continuation, required: Set<Resource>) async {
@@ -103,6 +137,11 @@ public final class Agent: ServiceLifecycle.Service {
         var wake: ContinuousClock.Instant? = nil
         var fullDue = false
         var synced = false
+        /// A foreign change waits for a repair, which does not wait for `minSyncPeriod`;
+        /// unless the previous repair was less than `minSyncPeriod` ago, so a process that
+        /// undoes each repair cannot start a busy loop.
+        var healing = false
+        var lastRepair: ContinuousClock.Instant? = nil
         var nodeInfo = NodeInfo()
 
         // At most one pending wake-up, owned here and cancelled when the loop ends.
@@ -147,12 +186,20 @@ public final class Agent: ServiceLifecycle.Service {
                 wake = nil
             case .periodic:
                 fullDue = true
+            case .foreignChange(let change):
+                // Before the first sync, that sync reads the kernel and applies in full anyway.
+                guard synced else { continue }
+                logger.warning("\(change); repairing")
+                observer?.foreignChange(change)
+                fullDue = true
+                healing = true
             }
 
             guard listed.isSuperset(of: required) else { continue }
             guard !worker.syncer.pending.isEmpty || worker.syncer.needsFull || fullDue else { continue }
             let now = clock.now
-            if let lastSync, now < lastSync + settings.minSyncPeriod {
+            let urgent = healing && lastRepair.map { now >= $0 + settings.minSyncPeriod } ?? healing
+            if !urgent, let lastSync, now < lastSync + settings.minSyncPeriod {
                 scheduleWake(at: lastSync + settings.minSyncPeriod)
                 continue
             }
@@ -165,7 +212,10 @@ public final class Agent: ServiceLifecycle.Service {
                 continue
             }
             let repair = fullDue && synced
+            let healed = healing
+            if healed { lastRepair = now }
             fullDue = false
+            healing = false
             lastSync = now
             switch await worker.sync(repair: repair) {
             case .success(let report):
@@ -175,6 +225,7 @@ public final class Agent: ServiceLifecycle.Service {
                     cleaned.failures == 0 ? logger.info("\(cleaned.logLine)") : logger.warning("\(cleaned.logLine)")
                 }
                 observer?.synced(report)
+                if healed { observer?.repaired(report) }
                 observer?.clusterSynced(worker.syncer.store.cluster, node: worker.syncer.node)
             case .failure(let error):
                 logger.error("sync failed: \(error); the next sync reads the kernel and applies in full")

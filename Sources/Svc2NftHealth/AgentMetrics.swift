@@ -16,6 +16,7 @@ public final class AgentMetrics: Sendable {
     let endpointChangesTotal, serviceChangesTotal, syncFailures, healthz200, healthz503, livez200, livez503: Counter
     // svc2nft's.
     let transactions, bytesSent, messagesSent, kernelRefusals, objectsSkipped, healthCheckBindFailures: Counter
+    let foreignChanges, repairs: Counter
     let healthCheckPorts: Gauge
     let noLocalInternal, noLocalExternal: Gauge
 
@@ -80,6 +81,11 @@ public final class AgentMetrics: Sendable {
         healthCheckBindFailures = r.makeCounter(
             descriptor: Self.named(
                 "svc2nft_service_health_check_bind_failures_total", "Service health check ports that could not be opened"))
+        foreignChanges = r.makeCounter(
+            descriptor: Self.named(
+                "svc2nft_foreign_changes_total", "Transactions by other processes that changed svc2nft's tables (nftables notifications)"))
+        repairs = r.makeCounter(
+            descriptor: Self.named("svc2nft_repairs_total", "Successful syncs that repaired svc2nft's tables after a foreign change"))
         healthCheckPorts = r.makeGauge(
             descriptor: Self.named("svc2nft_service_health_check_ports", "Service health check ports open on this node"))
     }

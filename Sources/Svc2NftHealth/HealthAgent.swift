@@ -131,6 +131,16 @@ public final class HealthAgent: Sendable {
         serviceHealth.sync(healthChecks)
     }
 
+    /// Another process changed our tables (a repair follows).
+    public func foreignChange() {
+        metrics.foreignChanges.increment()
+    }
+
+    /// A sync after a foreign change went through: the tables are as svc2nft wants them again.
+    public func repaired() {
+        metrics.repairs.increment()
+    }
+
     /// The sync failed and changed nothing; `kernelRefused` when the kernel refused the batch.
     public func syncFailed(kernelRefused: Bool) {
         // What was pending stays pending (the next sync retries it), so health stays late.

@@ -30,6 +30,10 @@ public struct Applier {
         return try update(graph, current: current, repair: repair, fault: fault)
     }
 
+    /// The netlink port id our commits are sent from (nil for a transport without a socket):
+    /// `RulesetMonitor` tells our own changes from others' by it.
+    public var portID: UInt32? { (transport as? MNLTransport)?.portID }
+
     /// Whether the kernel has any of these tables (without reading their chains).
     public func hasAny(of tables: [(TableFamily, String)]) throws(ApplyError) -> Bool {
         for (family, name) in tables where try transport.exists(family, table: name) { return true }

@@ -50,6 +50,9 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
 
     deinit { mnl_socket_close(socket) }
 
+    /// The socket's netlink port id: the kernel's change notifications for our commits carry it.
+    public var portID: UInt32 { mnl_socket_get_portid(socket) }
+
     public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
         let fd = mnl_socket_get_fd(socket)
         // The whole batch must fit the send buffer: one sendmsg, one skb. As root,

@@ -159,6 +159,11 @@ enum Bench {
         } else {
             print("svc2nft run: failed")
         }
+        guard let smallest = options.sizes.min() else { return }
+        log("outage after nft flush ruleset under run, \(smallest) Services")
+        settle()
+        print("")
+        print(HealProbe.line(binary: binary, cluster: "\(options.directory)/cluster-\(smallest).json", services: smallest, flushes: 5))
     }
 
     static func log(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }

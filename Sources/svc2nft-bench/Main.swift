@@ -5,7 +5,8 @@ import Svc2NftNetlink
 /// `svc2nft-bench`: `generate N M` prints a synthetic cluster; `phases FILE` times the
 /// compile phases in-process; `conntrack N E` times the conntrack cleanup
 /// (ConntrackProbe.swift); `run-latency N C` times event to kernel under `svc2nft run`
-/// (RunProbe.swift); `run` prints the benchmark table (see Bench.swift).
+/// (RunProbe.swift); `heal-gap N F` times the outage after `nft flush ruleset` under
+/// `svc2nft run` (HealProbe.swift); `run` prints the benchmark table (see Bench.swift).
 @main
 struct BenchMain {
     static func main() throws {
@@ -35,6 +36,13 @@ struct BenchMain {
                 exit(1)
             }
             print(String(format: "run, %d Services x 10: first full apply %.2f s; event to kernel ", n, result.initial) + RunProbe.summary(result.latencies) + " (\(count) changes)")
+        case "heal-gap":
+            guard args.count == 3, let n = Int(args[1]), let flushes = Int(args[2]) else { usage() }
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-heal-\(n).json").path
+            try Generator(services: n, endpoints: 10).generate().write(toFile: file, atomically: false, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: file) }
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("svc2nft").path
+            print(HealProbe.line(binary: binary, cluster: file, services: n, flushes: flushes))
         case "conntrack-inner":
             guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
             try ConntrackProbe.inner(services: n, entries: e)
@@ -46,7 +54,7 @@ struct BenchMain {
     static func usage() -> Never {
         FileHandle.standardError.write(
             Data(
-                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | heal-gap SERVICES FLUSHES | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
                     .utf8))
         exit(2)
     }

@@ -28,6 +28,14 @@ struct HealthObserver: AgentObserver {
         agent.syncFailed(kernelRefused: error.isKernelRefusal)
     }
 
+    func foreignChange(_ change: ForeignChange) {
+        agent.foreignChange()
+    }
+
+    func repaired(_ report: SyncReport) {
+        agent.repaired()
+    }
+
     func objectSkipped(_ error: ModelError) {
         agent.objectSkipped()
     }
