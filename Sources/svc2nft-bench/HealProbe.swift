@@ -29,37 +29,7 @@ enum HealProbe {
     }
 
     static func run(binary: String, cluster: String, flushes: Int) throws -> [Gap]? {
-        let data = try Data(contentsOf: URL(fileURLWithPath: cluster))
-        guard let list = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let items = list["items"] as? [[String: Any]]
-        else { return nil }
-        let namespace = try NetworkNamespace("bench-heal")
-        _ = try namespace.run(["ip", "link", "set", "lo", "up"])
-        let certificates = try TestCertificates()
-        let double = APIServerDouble(bookmarkInterval: .seconds(60))
-        for item in items { double.put(item) }
-        double.put(KubeObjects.node("node-0", internalIP: "10.0.0.1"))
-        let listener = try APIServerListener(double, certificates: certificates, namespace: namespace.name, port: 6443)
-        defer { listener.stop() }
-        let kubeconfig = try certificates.kubeconfig(server: listener.url, token: double.token)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Command.which("ip")!)
-        process.arguments =
-            ["netns", "exec", namespace.name, binary, "run", "--kubeconfig", kubeconfig, "--hostname-override", "node-0"]
-            + ["--node-ip", "10.0.0.1", "--cluster-cidr", "10.128.0.0/9", "--min-sync-period", "1s", "--sync-period", "1h"]
-            + ["--healthz-bind-address", "", "--metrics-bind-address", ""]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        var lines = LineReader(handle: errors.fileHandleForReading)
-        guard lines.next(containing: "applied (full)") != nil else { return nil }
-
+        guard let agent = try BenchAgent(binary: binary, cluster: cluster, label: "bench-heal", minSyncPeriod: "1s") else { return nil }
         var gaps: [Gap] = []
         for _ in 0..<flushes {
             Thread.sleep(forTimeInterval: 1)
@@ -68,11 +38,11 @@ enum HealProbe {
             // Not waited for: the agent's lines are read while nft runs and exits.
             let nft = Process()
             nft.executableURL = URL(fileURLWithPath: Command.which("ip")!)
-            nft.arguments = ["netns", "exec", namespace.name, "nft", "flush", "ruleset"]
+            nft.arguments = ["netns", "exec", agent.namespace.name, "nft", "flush", "ruleset"]
             try nft.run()
-            guard lines.next(containing: "repairing") != nil else { return nil }
+            guard agent.lines.next(containing: "repairing") != nil else { return nil }
             let noticed = since()
-            guard lines.next(containing: "applied (full)") != nil else { return nil }
+            guard agent.lines.next(containing: "applied (full)") != nil else { return nil }
             let restored = since()
             nft.waitUntilExit()
             guard nft.terminationStatus == 0 else { return nil }

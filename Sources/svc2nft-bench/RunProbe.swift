@@ -14,45 +14,10 @@ enum RunProbe {
     }
 
     static func run(binary: String, cluster: String, count: Int) throws -> Result? {
-        let data = try Data(contentsOf: URL(fileURLWithPath: cluster))
-        guard let list = try JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let items = list["items"] as? [[String: Any]]
-        else { return nil }
-        let namespace = try NetworkNamespace("bench-run")
-        _ = try namespace.run(["ip", "link", "set", "lo", "up"])
-        let certificates = try TestCertificates()
-        let double = APIServerDouble(bookmarkInterval: .seconds(60))
-        var slices: [[String: Any]] = []
-        for item in items {
-            double.put(item)
-            if item["kind"] as? String == "EndpointSlice", let endpoints = item["endpoints"] as? [[String: Any]], !endpoints.isEmpty {
-                slices.append(item)
-            }
+        guard let agent = try BenchAgent(binary: binary, cluster: cluster, label: "bench-run", minSyncPeriod: "0") else { return nil }
+        let slices = agent.items.filter {
+            $0["kind"] as? String == "EndpointSlice" && !($0["endpoints"] as? [[String: Any]] ?? []).isEmpty
         }
-        double.put(KubeObjects.node("node-0", internalIP: "10.0.0.1"))
-        let listener = try APIServerListener(double, certificates: certificates, namespace: namespace.name, port: 6443)
-        defer { listener.stop() }
-        let kubeconfig = try certificates.kubeconfig(server: listener.url, token: double.token)
-
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Command.which("ip")!)
-        process.arguments =
-            ["netns", "exec", namespace.name, binary, "run", "--kubeconfig", kubeconfig, "--hostname-override", "node-0"]
-            + ["--node-ip", "10.0.0.1", "--cluster-cidr", "10.128.0.0/9", "--min-sync-period", "0", "--sync-period", "1h"]
-            + ["--healthz-bind-address", "", "--metrics-bind-address", ""]
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        let started = DispatchTime.now().uptimeNanoseconds
-        try process.run()
-        defer {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        var lines = LineReader(handle: errors.fileHandleForReading)
-        guard lines.next(containing: "applied (full)") != nil else { return nil }
-        let initial = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-
         var latencies: [Double] = []
         for index in 0..<count {
             // Each change moves one endpoint of a slice to another address and back.
@@ -62,11 +27,11 @@ enum RunProbe {
             endpoints[0]["addresses"] = [moved ? "10.127.\(index % 250).\(1 + index / 250 % 250)" : "10.127.255.254"]
             slice["endpoints"] = endpoints
             let written = DispatchTime.now().uptimeNanoseconds
-            double.put(slice)
-            guard lines.next(containing: "applied:") != nil else { return nil }
+            agent.double.put(slice)
+            guard agent.lines.next(containing: "applied:") != nil else { return nil }
             latencies.append(Double(DispatchTime.now().uptimeNanoseconds - written) / 1e9)
         }
-        return Result(initial: initial, latencies: latencies)
+        return Result(initial: agent.initial, latencies: latencies)
     }
 
     /// "p50 X ms, p99 Y ms (N changes)".
