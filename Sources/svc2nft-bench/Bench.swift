@@ -32,7 +32,7 @@ enum Bench {
             }
         }
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("svc2nft").path
+        let binary = svc2nft
         let testbed = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Tests/netns/testbed.py").path
         let root = getuid() == 0
@@ -164,6 +164,11 @@ enum Bench {
         settle()
         print("")
         print(HealProbe.line(binary: binary, cluster: "\(options.directory)/cluster-\(smallest).json", services: smallest, flushes: 5))
+    }
+
+    /// The `svc2nft` executable built beside this one.
+    static var svc2nft: String {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("svc2nft").path
     }
 
     static func log(_ text: String) { FileHandle.standardError.write(Data("bench: \(text)\n".utf8)) }

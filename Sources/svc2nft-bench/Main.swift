@@ -27,28 +27,31 @@ struct BenchMain {
                     services: args.count > 1 ? Int(args[1]) ?? 10000 : 10000, entries: args.count > 2 ? Int(args[2]) ?? 100_000 : 100_000))
         case "run-latency":
             guard args.count == 3, let n = Int(args[1]), let count = Int(args[2]) else { usage() }
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-run-\(n).json").path
-            try Generator(services: n, endpoints: 10).generate().write(toFile: file, atomically: false, encoding: .utf8)
+            let file = try generatedCluster(n)
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("svc2nft").path
-            guard let result = try RunProbe.run(binary: binary, cluster: file, count: count) else {
+            guard let result = try RunProbe.run(binary: Bench.svc2nft, cluster: file, count: count) else {
                 FileHandle.standardError.write(Data("run-latency: svc2nft run failed\n".utf8))
                 exit(1)
             }
             print(String(format: "run, %d Services x 10: first full apply %.2f s; event to kernel ", n, result.initial) + RunProbe.summary(result.latencies) + " (\(count) changes)")
         case "heal-gap":
             guard args.count == 3, let n = Int(args[1]), let flushes = Int(args[2]) else { usage() }
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-heal-\(n).json").path
-            try Generator(services: n, endpoints: 10).generate().write(toFile: file, atomically: false, encoding: .utf8)
+            let file = try generatedCluster(n)
             defer { try? FileManager.default.removeItem(atPath: file) }
-            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("svc2nft").path
-            print(HealProbe.line(binary: binary, cluster: file, services: n, flushes: flushes))
+            print(HealProbe.line(binary: Bench.svc2nft, cluster: file, services: n, flushes: flushes))
         case "conntrack-inner":
             guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
             try ConntrackProbe.inner(services: n, entries: e)
         default:
             usage()
         }
+    }
+
+    /// A generated cluster of `services` x 10 in a temporary file (the caller removes it).
+    static func generatedCluster(_ services: Int) throws -> String {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-cluster-\(getpid())-\(services).json").path
+        try Generator(services: services, endpoints: 10).generate().write(toFile: file, atomically: false, encoding: .utf8)
+        return file
     }
 
     static func usage() -> Never {
