@@ -101,7 +101,6 @@ struct Run: AsyncParsableCommand {
         let minSyncPeriod = self.minSyncPeriod ?? file?.minSyncPeriod ?? "1s"
         let syncPeriod = self.syncPeriod ?? file?.syncPeriod ?? "30s"
         let detectLocalMode = self.detectLocalMode ?? file?.detectLocalMode ?? DetectLocalMode.clusterCIDR.rawValue
-        guard KubernetesName.isDNSSubdomain(name) else { throw ValidationError("--hostname-override: \"\(name)\" is not a valid node name") }
         var settings = AgentSettings(nodeName: name, node: node)
         guard let minimum = GoDuration.parse(minSyncPeriod) else { throw ValidationError("--min-sync-period: \"\(minSyncPeriod)\" is not a duration (such as 1s)") }
         guard let period = GoDuration.parse(syncPeriod), period > .zero else { throw ValidationError("--sync-period: \"\(syncPeriod)\" is not a positive duration (such as 30s)") }
