@@ -22,6 +22,12 @@ public struct Syncer {
     /// The kernel may not hold what `lowering` last produced: the next sync reads it and
     /// applies in full.
     public private(set) var needsFull = true
+    /// What the first sync checks before it applies (`KernelProbe`): a kernel missing a
+    /// feature fails that sync, and every later one until the feature appears, with the
+    /// module to load.
+    public var probe = KernelProbe()
+    /// Whether `probe` passed once (it is not sent again).
+    public private(set) var probed = false
     /// Test-only (`SVC2NFT_TEST_FAULT_CHAIN`): the kernel refuses syncs touching this chain.
     public var fault: GraphEncoder.Fault? = nil
 
@@ -85,6 +91,10 @@ public struct Syncer {
         pending = []
         let wasFull = needsFull || full || repair
         do throws(ApplyError) {
+            if !probed {
+                try applier.probe(probe)
+                probed = true
+            }
             let applied =
                 wasFull ? try applier.apply(lowering.graph(), repair: repair, fault: fault) : try applier.apply(changes, fault: fault)
             needsFull = false

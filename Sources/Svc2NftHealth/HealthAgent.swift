@@ -148,6 +148,7 @@ public final class HealthAgent: Sendable {
             pending.services = []
             pending.endpoints = []
         }
+        proxyHealth.syncFailed()
         metrics.syncFailed(kernelRefused: kernelRefused)
     }
 

@@ -7,9 +7,14 @@ import NIOConcurrencyHelpers
 ///
 /// Healthy unless a change has waited at least `timeout` without a successful sync; before
 /// the first successful sync it is healthy (kube-proxy: "healthy while it's starting up").
+/// Unlike kube-proxy, `failureLimit` syncs failing in a row make it unhealthy at once, also
+/// while starting up: a node whose kernel refuses every sync (a missing module) would
+/// otherwise stay green forever, or until a change happens to wait `timeout`.
 public final class ProxyHealth: Sendable {
     /// kube-proxy uses twice its `--sync-period` (30 s by default).
     public static let defaultTimeout: Duration = .seconds(60)
+    /// Failed syncs in a row that make the proxier unhealthy.
+    public static let failureLimit = 3
 
     /// What `/healthz` and `/livez` report at one moment.
     public struct Status: Sendable, Equatable {
@@ -24,6 +29,7 @@ public final class ProxyHealth: Sendable {
         var lastUpdated: HealthInstant?
         var oldestPendingQueued: HealthInstant?
         var nodeEligible = true
+        var failuresInARow = 0
     }
 
     public let timeout: Duration
@@ -48,6 +54,17 @@ public final class ProxyHealth: Sendable {
         state.withLockedValue {
             $0.oldestPendingQueued = nil
             $0.lastUpdated = now
+            $0.failuresInARow = 0
+        }
+    }
+
+    /// A sync failed: what it should have applied is still pending (the next sync
+    /// retries it), and after `failureLimit` failures in a row the proxier is unhealthy.
+    public func syncFailed() {
+        let now = clock.now()
+        state.withLockedValue {
+            if $0.oldestPendingQueued == nil { $0.oldestPendingQueued = now }
+            $0.failuresInARow += 1
         }
     }
 
@@ -61,7 +78,7 @@ public final class ProxyHealth: Sendable {
     public func status() -> Status {
         let current = state.withLockedValue { $0 }
         let now = clock.now()
-        var healthy = true
+        var healthy = current.failuresInARow < Self.failureLimit
         if current.lastUpdated != nil, let queued = current.oldestPendingQueued, now.sinceStart - queued.sinceStart >= timeout {
             healthy = false
         }

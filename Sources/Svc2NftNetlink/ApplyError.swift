@@ -37,6 +37,8 @@ public indirect enum ApplyError: Error, Equatable, Sendable, CustomStringConvert
     /// A fresh install failed after its first stage, and deleting the tables it had made
     /// failed too.
     case partlyInstalled(cause: ApplyError, undo: ApplyError)
+    /// `KernelProbe` found features the ruleset needs that the kernel lacks.
+    case missingKernelFeatures([MissingKernelFeature])
 
     public var description: String {
         switch self {
@@ -55,6 +57,9 @@ public indirect enum ApplyError: Error, Equatable, Sendable, CustomStringConvert
         case .permissionDenied: return "permission denied: changing nftables needs root or CAP_NET_ADMIN"
         case .socket(let operation, let errno): return "netlink \(operation) failed: \(Errno.text(errno))"
         case .partlyInstalled(let cause, _): return cause.reason
+        case .missingKernelFeatures(let missing):
+            return "this kernel cannot run svc2nft's rules: it lacks "
+                + missing.map(\.description).joined(separator: "; and ")
         }
     }
 }
@@ -75,7 +80,7 @@ extension ApplyError {
     /// as opposed to a socket or permission failure.
     public var isKernelRefusal: Bool {
         switch self {
-        case .kernelRejected: true
+        case .kernelRejected, .missingKernelFeatures: true
         case .partlyInstalled(let cause, _): cause.isKernelRefusal
         case .permissionDenied, .socket: false
         }

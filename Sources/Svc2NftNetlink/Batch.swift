@@ -73,12 +73,15 @@ struct Batch: ~Copyable {
     }
 
     /// Closes the batch: its bytes in a few chunks (one iovec each; sendmsg takes at most
-    /// 1,024, and a chunk holds megabytes).
-    consuming func finalize() -> FinalizedBatch {
-        let start = buffer.reserve()
-        nftnl_batch_end(start.assumingMemoryBound(to: CChar.self), sequence)
-        buffer.commit(start)
-        objects.append(.batch)
+    /// 1,024, and a chunk holds megabytes). Without `commit` the end message is left out,
+    /// so the kernel checks every message and then aborts the transaction (`KernelProbe`).
+    consuming func finalize(commit: Bool = true) -> FinalizedBatch {
+        if commit {
+            let start = buffer.reserve()
+            nftnl_batch_end(start.assumingMemoryBound(to: CChar.self), sequence)
+            buffer.commit(start)
+            objects.append(.batch)
+        }
         return FinalizedBatch(buffer: buffer, objects: SequenceObjects(first: firstSequence, objects: objects), messageCount: messageCount)
     }
 }

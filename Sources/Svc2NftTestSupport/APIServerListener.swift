@@ -40,50 +40,24 @@ public final class APIServerListener {
 
     deinit { stop() }
 
-    /// glibc's `setns`, which Swift's Glibc module does not import (it needs `_GNU_SOURCE`).
-    static let setns: @convention(c) (Int32, Int32) -> Int32 = unsafeBitCast(
-        dlsym(UnsafeMutableRawPointer(bitPattern: 0), "setns")!, to: (@convention(c) (Int32, Int32) -> Int32).self)
-    /// `CLONE_NEWNET` from <sched.h>.
-    static let cloneNewNet: Int32 = 0x4000_0000
-
-    /// A TCP socket bound and listening in the network namespace `namespace`: made on a
-    /// thread that enters the namespace (a socket stays in the namespace it was made in).
+    /// A TCP socket bound and listening in the network namespace `namespace`.
     static func listeningSocket(namespace: String?, host: String, port: Int) throws -> Int32 {
-        final class Outcome: @unchecked Sendable { var result: Result<Int32, Error> = .failure(TestBedError(message: "not run")) }
-        let outcome = Outcome()
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            defer { done.signal() }
-            outcome.result = Result {
-                let original = open("/proc/self/ns/net", O_RDONLY)
-                defer { close(original) }
-                if let namespace {
-                    let target = open("/run/netns/\(namespace)", O_RDONLY)
-                    guard target >= 0, setns(target, cloneNewNet) == 0 else {
-                        throw TestBedError(message: "setns \(namespace): \(String(cString: strerror(errno)))")
-                    }
-                    close(target)
-                }
-                defer { if namespace != nil { _ = setns(original, cloneNewNet) } }
-                let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-                var one: Int32 = 1
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-                var address = sockaddr_in()
-                address.sin_family = sa_family_t(AF_INET)
-                address.sin_port = in_port_t(UInt16(port).bigEndian)
-                inet_pton(AF_INET, host, &address.sin_addr)
-                let bound = withUnsafePointer(to: &address) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-                }
-                guard fd >= 0, bound == 0, listen(fd, 64) == 0 else {
-                    throw TestBedError(message: "listen on \(host):\(port): \(String(cString: strerror(errno)))")
-                }
-                return fd
+        try NamespaceThread.run(in: namespace) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host, &address.sin_addr)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
             }
+            guard fd >= 0, bound == 0, listen(fd, 64) == 0 else {
+                throw TestBedError(message: "listen on \(host):\(port): \(String(cString: strerror(errno)))")
+            }
+            return fd
         }
-        thread.start()
-        done.wait()
-        return try outcome.result.get()
     }
 }
 

@@ -48,6 +48,7 @@ struct Apply: ParsableCommand {
         try refuseEmpty(serviceCount: cluster.services.count, node: node)
         do {
             let applier = Applier(transport: try MNLTransport())
+            try applier.probe()
             let tables = IPFamily.allCases.map { (TableFamily($0), node.tableName) }
             guard try applier.hasAny(of: tables) else {
                 // Nothing of ours in the kernel: each part goes to the kernel while the next is lowered.

@@ -50,6 +50,21 @@ final class ManualClock: Sendable {
         #expect(health.status().healthy)
     }
 
+    @Test func repeatedFailedSyncsTurnUnhealthyEvenWhileStarting() {
+        let health = self.health
+        for _ in 1..<ProxyHealth.failureLimit { health.syncFailed() }
+        #expect(health.status().healthy, "fewer than \(ProxyHealth.failureLimit) failures in a row")
+        health.syncFailed()
+        #expect(!health.status().healthy, "a kernel refusing every sync must not look healthy")
+        #expect(HealthResponses.healthz(health.status()).status == 503)
+        health.updated()
+        #expect(health.status().healthy, "one successful sync clears it")
+        health.syncFailed()
+        #expect(health.status().healthy, "the count starts again after a success")
+        manual.advance(.seconds(60))
+        #expect(!health.status().healthy, "what a failed sync left pending counts like a queued change")
+    }
+
     @Test func anIneligibleNodeFailsHealthzButNotLivez() {
         let health = self.health
         health.setNodeEligible(false)
