@@ -6,7 +6,8 @@ import Svc2NftNetlink
 /// compile phases in-process; `conntrack N E` times the conntrack cleanup
 /// (ConntrackProbe.swift); `run-latency N C` times event to kernel under `svc2nft run`
 /// (RunProbe.swift); `heal-gap N F` times the outage after `nft flush ruleset` under
-/// `svc2nft run` (HealProbe.swift); `run` prints the benchmark table (see Bench.swift).
+/// `svc2nft run` (HealProbe.swift); `endpoint-choice` times first connections by a
+/// Service's number of endpoints (EndpointChoiceProbe.swift); `run` prints the benchmark table (see Bench.swift).
 @main
 struct BenchMain {
     static func main() throws {
@@ -39,6 +40,18 @@ struct BenchMain {
             let file = try generatedCluster(n)
             defer { try? FileManager.default.removeItem(atPath: file) }
             print(HealProbe.line(binary: Bench.svc2nft, cluster: file, services: n, flushes: flushes))
+        case "endpoint-choice":
+            let rounds = args.count > 1 ? Int(args[1]) ?? 3 : 3, connections = args.count > 2 ? Int(args[2]) ?? 400 : 400
+            let sizes = [10, 1000, 5000]
+            let medians: [Int: Double]?
+            do {
+                medians = try EndpointChoiceProbe.run(binary: Bench.svc2nft, sizes: sizes, rounds: rounds, connections: connections)
+            } catch {
+                Bench.log("endpoint choice: \(error)")
+                medians = nil
+            }
+            guard let medians else { exit(1) }
+            print(EndpointChoiceProbe.line(medians, sizes: sizes, rounds: rounds, connections: connections))
         case "conntrack-inner":
             guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
             try ConntrackProbe.inner(services: n, entries: e)
@@ -57,7 +70,7 @@ struct BenchMain {
     static func usage() -> Never {
         FileHandle.standardError.write(
             Data(
-                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | heal-gap SERVICES FLUSHES | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | heal-gap SERVICES FLUSHES | endpoint-choice [ROUNDS] [CONNECTIONS] | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
                     .utf8))
         exit(2)
     }
