@@ -12,7 +12,7 @@ public struct Syncer {
     /// The node options given (command line, Node object); `ServiceCIDR` objects add to
     /// their Service CIDRs.
     public private(set) var node: NodeConfig
-    let applier: Applier
+    public let applier: Applier
     /// Deletes stale conntrack entries after syncs that changed UDP/SCTP endpoints.
     public private(set) var conntrack = ConntrackCleaner()
     public private(set) var store = ClusterStore()

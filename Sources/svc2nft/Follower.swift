@@ -16,6 +16,8 @@ struct Follower {
     /// Health and metrics (`--healthz-bind-address`, `--metrics-bind-address`): told what
     /// `run`'s agent tells them.
     var observer: (any AgentObserver)? = nil
+    /// Repairs other processes' changes to our tables at once, as `run` does (`ForeignChanges`).
+    var selfHealing = true
 
     init(node: NodeConfig, applier: Applier, delayMilliseconds: Int) {
         self.delayMilliseconds = Int32(delayMilliseconds)
@@ -32,17 +34,45 @@ struct Follower {
             record(ObjectEvent(change: .upsert, object: object), quietly: true)
         }
         if !initial.isEmpty { sync() }
+        let tables = IPFamily.allCases.map { (TableFamily($0), syncer.node.tableName) }
+        let foreign = selfHealing ? ForeignChanges(tables: tables, applier: syncer.applier) : nil
+        defer { foreign?.stop() }
         var stream = DocumentStream(file: ManifestReader.stdinName)
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         let clock = ContinuousClock()
         var firstPending: ContinuousClock.Instant? = nil
+        /// When a repair is due: at once after a foreign change, unless the last repair
+        /// was under a second ago (a process undoing every repair must not start a busy loop).
+        var repairDue: ContinuousClock.Instant? = nil
+        var lastRepair: ContinuousClock.Instant? = nil
         while true {
-            var descriptor = pollfd(fd: 0, events: Int16(POLLIN), revents: 0)
-            let timeout = syncer.pending.isEmpty ? -1 : delayMilliseconds
-            if poll(&descriptor, 1, timeout) == 0 {
+            var descriptors = [pollfd(fd: 0, events: Int16(POLLIN), revents: 0)]
+            if let foreign { descriptors.append(pollfd(fd: foreign.descriptor, events: Int16(POLLIN), revents: 0)) }
+            var timeout = syncer.pending.isEmpty ? -1 : delayMilliseconds
+            if let due = repairDue {
+                let left = max(0, Int32((due - clock.now) / .milliseconds(1)))
+                timeout = timeout < 0 ? left : min(timeout, left)
+            }
+            let ready = poll(&descriptors, nfds_t(descriptors.count), timeout)
+            if let due = repairDue, clock.now >= due {
+                repair()
+                repairDue = nil
+                lastRepair = clock.now
+                firstPending = nil
+                continue
+            }
+            if ready == 0 {
                 sync()
                 firstPending = nil
                 continue
+            }
+            if let foreign, descriptors.count > 1, descriptors[1].revents != 0 {
+                for change in foreign.take() {
+                    Pipeline.printError("warning: \(change); repairing")
+                    observer?.foreignChange(change)
+                }
+                if repairDue == nil { repairDue = max(clock.now, (lastRepair ?? clock.now - .seconds(1)) + .seconds(1)) }
+                if descriptors[0].revents == 0 { continue }
             }
             let count = read(0, &buffer, buffer.count)
             if count < 0 && errno == EINTR { continue }
@@ -80,6 +110,19 @@ struct Follower {
         } catch {
             observer?.objectSkipped(error)
             if !quietly { Pipeline.printError("error: \(error) (object ignored, its previous version stays)") }
+        }
+    }
+
+    /// A full sync that reads the live rules and rewrites what another process changed.
+    mutating func repair() {
+        do {
+            let report = try syncer.sync(repair: true)
+            observer?.synced(report)
+            observer?.repaired(report)
+            Pipeline.printError(report.description)
+        } catch {
+            observer?.syncFailed(error)
+            Pipeline.printError("error: repair failed: \(error); the next sync reads the kernel and applies in full")
         }
     }
 

@@ -52,6 +52,44 @@ import Testing
             "\(name): the listing after incremental applies differs from a full apply")
     }
 
+    /// `apply --follow` heals as `run` does: after `nft flush ruleset` and after another
+    /// process deletes one rule, the tables list exactly as before, with one warning
+    /// naming the change.
+    @Test func followRepairsForeignChanges() throws {
+        if ApplyKernelTests.skip("apply --follow self-healing") { return }
+        let shop = Fixture.named("shop")
+        let namespace = try NetworkNamespace("followheal")
+        let follower = try BackgroundProcess(
+            ["/usr/sbin/ip", "netns", "exec", namespace.name, Svc2NftBinary.path, "apply", "--follow"] + shop.arguments
+                + shop.inputs.map { shop.path($0) })
+        func waitFor(_ count: Int, _ line: String) -> Bool {
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline {
+                if follower.stderr.components(separatedBy: "\n").filter({ $0.contains(line) }).count >= count { return true }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            return false
+        }
+        #expect(waitFor(1, "applied"), "\(follower.stderr)")
+        let before = NftListing.normalized(try namespace.listOurTables())
+
+        #expect(try namespace.run(["nft", "flush", "ruleset"]).status == 0)
+        #expect(waitFor(2, "applied"), "no repair after flush ruleset:\n\(follower.stderr)")
+        #expect(follower.stderr.contains("deleted; repairing"), "\(follower.stderr)")
+        #expect(NftListing.normalized(try namespace.listOurTables()) == before, "the repair differs from the first apply")
+
+        let handles = try namespace.run(["nft", "-a", "list", "chain", "ip", "svc2nft", "nat-prerouting"]).stdout
+        // The chain line comes first with its own handle; then each rule with its handle.
+        let handle = handles.components(separatedBy: "# handle ").dropFirst(2).first.map { String($0.prefix { $0.isNumber }) }
+        #expect(handle != nil, "\(handles)")
+        if let handle {
+            #expect(try namespace.run(["nft", "delete", "rule", "ip", "svc2nft", "nat-prerouting", "handle", handle]).status == 0)
+            #expect(waitFor(3, "applied"), "no repair after a deleted rule:\n\(follower.stderr)")
+            #expect(NftListing.normalized(try namespace.listOurTables()) == before, "the repair of one rule differs")
+        }
+        #expect(follower.finish() == 0, "\(follower.stderr)")
+    }
+
     static func objects(_ fixture: Fixture) throws -> [RawObject] {
         try fixture.inputs.flatMap { input in
             try ManifestReader.parse([UInt8](try Data(contentsOf: fixture.directory.appendingPathComponent(input))), file: input)
