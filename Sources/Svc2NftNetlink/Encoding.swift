@@ -243,14 +243,27 @@ struct ExprEncoder {
             }
             rule.add(lookup(set: map.text, id: nil, verdict: true))
 
-        case .randomPick(let modulus):
+        case .randomPick(let modulus, let share):
             let numgen = NftExpr("numgen")
             numgen.set(K.attr(NFTNL_EXPR_NG_DREG), u32: K.reg1)
             numgen.set(K.attr(NFTNL_EXPR_NG_MODULUS), u32: UInt32(modulus))
             numgen.set(K.attr(NFTNL_EXPR_NG_TYPE), u32: K.u32(NFT_NG_RANDOM))
             numgen.set(K.attr(NFTNL_EXPR_NG_OFFSET), u32: 0)
             rule.add(numgen)
-            rule.add(cmp(NFT_CMP_EQ, K.hostU32(0)))
+            if share == 1 {
+                rule.add(cmp(NFT_CMP_EQ, K.hostU32(0)))
+            } else {
+                // As nft encodes `numgen random mod N < K`: the host-order number to network
+                // order, then an unsigned (big-endian) comparison.
+                let order = NftExpr("byteorder")
+                order.set(K.attr(NFTNL_EXPR_BYTEORDER_SREG), u32: K.reg1)
+                order.set(K.attr(NFTNL_EXPR_BYTEORDER_DREG), u32: K.reg1)
+                order.set(K.attr(NFTNL_EXPR_BYTEORDER_OP), u32: K.u32(NFT_BYTEORDER_HTON))
+                order.set(K.attr(NFTNL_EXPR_BYTEORDER_LEN), u32: 4)
+                order.set(K.attr(NFTNL_EXPR_BYTEORDER_SIZE), u32: 4)
+                rule.add(order)
+                rule.add(cmp(NFT_CMP_LT, withUnsafeBytes(of: UInt32(share).bigEndian) { Array($0) }))
+            }
 
         case .rememberSource(let set):
             rule.add(payload(network: addressOffset(.source), length: addressLength))

@@ -74,7 +74,8 @@ public struct KernelFeature: Sendable, Hashable {
                 "fib", module: v4 ? "nft_fib_ipv4" : "nft_fib_ipv6", config: v4 ? "CONFIG_NFT_FIB_IPV4" : "CONFIG_NFT_FIB_IPV6",
                 [Rule([.fibLocal(.destination), .verdict(.accept)]), Rule([.fibLocal(.source), .verdict(.accept)])]),
             .rules(
-                "numgen", module: "nft_numgen", config: "CONFIG_NFT_NUMGEN", [Rule([.randomPick(modulus: 2), .verdict(.goto(target))])]),
+                "numgen", module: "nft_numgen", config: "CONFIG_NFT_NUMGEN", 
+                [Rule([.randomPick(modulus: 2, share: 1), .verdict(.goto(target))]), Rule([.randomPick(modulus: 3, share: 2), .verdict(.goto(target))])]),
             .rules("dnat", module: "nft_nat", config: "CONFIG_NFT_NAT", [Rule([.l4Protocol(.tcp), .dnat(address, 80)])]),
             .rules("masquerade", module: "nft_masq", config: "CONFIG_NFT_MASQ", [Rule([.masqueradeFullyRandom])]),
             .rules(

@@ -20,6 +20,7 @@ public enum TableDiff {
             if let underscore = rest.range(of: "_", options: .backwards), rest[underscore.upperBound...].count == 8 {
                 rest = String(rest[..<underscore.lowerBound])
             }
+            if let pick = rest.range(of: "/pick") { rest = String(rest[..<pick.lowerBound]) }  // a policy chain's pick group
             let parts = rest.components(separatedBy: "__")
             self.kind = kind
             port = parts[0]

@@ -113,6 +113,57 @@ import Testing
         #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(first), "B then A again must list like A")
     }
 
+    /// A Service growing and shrinking through pick-group levels (see
+    /// `Versioning.policyChain`): each apply, under `apply` and `apply --follow`, lists
+    /// exactly like a fresh apply of the same input, so group chains are rewritten,
+    /// renamed, created and deleted as any other chain.
+    @Test func endpointGroupsGrowAndShrink() throws {
+        if Self.skip("pick groups growing and shrinking") { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-groups-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sizes = [40, 20, 300, 5, 300, 17, 40]
+        var files: [String] = []
+        for (step, count) in sizes.enumerated() {
+            let endpoints = (0..<count).map { "{\"addresses\": [\"10.244.\(($0 + step) / 250).\(($0 + step) % 250 + 1)\"]}" }
+            let file = directory.appendingPathComponent("step-\(step).json").path
+            // JSON, as `apply --follow` reads standard input.
+            try """
+            {"apiVersion": "v1", "kind": "List", "items": [
+             {"apiVersion": "v1", "kind": "Service", "metadata": {"namespace": "big", "name": "web"},
+              "spec": {"clusterIP": "10.96.5.5", "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}},
+             {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+              "metadata": {"namespace": "big", "name": "web-1", "labels": {"kubernetes.io/service-name": "web"}},
+              "ports": [{"name": "http", "port": 8080}], "endpoints": [\(endpoints.joined(separator: ", "))]}]}
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+            files.append(file)
+        }
+        let options = ["--node-ip", "10.0.0.1", "--cluster-cidr", "10.244.0.0/16"]
+        let applied = try NetworkNamespace("groups")
+        for (step, file) in files.enumerated() {
+            #expect(try applied.run([Svc2NftBinary.path, "apply"] + options + [file]).status == 0)
+            let reference = try NetworkNamespace("groupsref")
+            #expect(try reference.run([Svc2NftBinary.path, "apply"] + options + [file]).status == 0)
+            let want = NftListing.normalized(try reference.listOurTables())
+            #expect(want.contains("/pick") == (sizes[step] > 16))
+            #expect(NftListing.normalized(try applied.listOurTables()) == want, "apply, step \(step): \(sizes[step]) endpoints")
+        }
+
+        // The same steps as watch events into one `apply --follow`.
+        let followed = try NetworkNamespace("groupsfollow")
+        let feed = files.dropFirst().map { "cat '\($0)'; sleep 0.3" }.joined(separator: "; ")
+        let result = try followed.run([
+            "sh", "-c", "(sleep 0.3; \(feed)) | '\(Svc2NftBinary.path)' apply --follow --sync-delay 50 " + options.joined(separator: " ") + " '\(files[0])'",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let reference = try NetworkNamespace("groupsfinal")
+        #expect(try reference.run([Svc2NftBinary.path, "apply"] + options + [files.last!]).status == 0)
+        #expect(
+            NftListing.normalized(try followed.listOurTables()) == NftListing.normalized(try reference.listOurTables()),
+            "apply --follow through every step:\n\(result.stderr)")
+    }
+
     @Test func refusedBatchChangesNothingAndNamesTheObject() throws {
         if Self.skip("refused batch") { return }
         let ns = try NetworkNamespace("fault")

@@ -179,10 +179,10 @@ public enum NftText {
         case .markToggle(let bit): out += "meta mark set meta mark ^ \(hex(bit))"
         case .verdictMap(.addressProtocolPort, let map): out += "\(family.rawValue) daddr . meta l4proto . th dport vmap @\(map)"
         case .verdictMap(.protocolPort, let map): out += "meta l4proto . th dport vmap @\(map)"
-        case .randomPick(let modulus):
+        case .randomPick(let modulus, let share):
             out += "numgen random mod "
             out += String(modulus)
-            out += " 0"
+            out += share == 1 ? " 0" : " < \(share)"
         case .rememberSource(let set): out += "update @\(set) { \(family.rawValue) saddr }"
         case .dnat(let address, let port):
             out += "dnat to "

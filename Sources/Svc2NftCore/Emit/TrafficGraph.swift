@@ -83,14 +83,19 @@ public struct TrafficGraph: Sendable {
                 // An unconditional jump to mark-for-masquerade: everything after it is masqueraded.
                 let masquerades = chain.rules.contains { $0.exprs == [.verdict(.jump(BaseChains.markForMasquerade))] }
                 // The random pick: rules that are `numgen random mod k 0 goto ep-…` or a
-                // bare `goto ep-…`, one endpoint each, 1/N apiece.
-                func pick(_ rule: Rule) -> String? {
+                // bare `goto ep-…`, one endpoint each, 1/N apiece; or, for many
+                // endpoints, `numgen random mod k < w goto <group>`, a group chain of such
+                // rules (see `Versioning.policyChain`).
+                func pick(_ rule: Rule) -> [String]? {
                     guard case .verdict(.goto(let target))? = rule.exprs.last,
                         rule.exprs.dropLast().allSatisfy({ if case .randomPick = $0 { true } else { false } })
                     else { return nil }
-                    return Self.dnatTarget(chains[target])
+                    if let endpoint = Self.dnatTarget(chains[target]) { return [endpoint] }
+                    guard target.text.contains("/pick"), let group = chains[target] else { return nil }
+                    let members = group.rules.map(pick)
+                    return members.contains { $0 == nil } ? nil : members.flatMap { $0! }
                 }
-                let picks = chain.rules.compactMap(pick)
+                let picks = chain.rules.compactMap(pick).flatMap { $0 }
                 for endpoint in picks {
                     edge(id, node("endpoint:\(endpoint)", endpoint, .endpoint), "1/\(picks.count)")
                 }

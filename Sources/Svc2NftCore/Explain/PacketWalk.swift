@@ -159,16 +159,16 @@ public struct PacketWalk {
                     case .markToggle(let bit): state.packet.mark ^= bit
                     case .verdictMap(let key, let map):
                         if let found = lookup(map, key: key, packet: state.packet) { verdict = found } else { matched = false }
-                    case .randomPick(let modulus):
-                        // Misses (N-1 in N): on to the next rule, in a branch of its own.
+                    case .randomPick(let modulus, let share):
+                        // Misses (N-K in N): on to the next rule, in a branch of its own.
                         // Walked after this rule, so outcomes come in rule order.
-                        if modulus > 1 {
+                        if modulus > share {
                             var rest = stack
                             rest[rest.count - 1].1 = index
                             miss = (rest, state)
-                            miss!.1.probability *= Double(modulus - 1) / Double(modulus)
+                            miss!.1.probability *= Double(modulus - share) / Double(modulus)
                         }
-                        state.probability /= Double(modulus)
+                        state.probability *= Double(share) / Double(modulus)
                     case .rememberSource: break
                     case .dnat(let address, let port):
                         state.packet.destination = address

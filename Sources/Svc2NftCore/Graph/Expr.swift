@@ -42,12 +42,15 @@ public enum Expr: Hashable, Sendable {
     case markToggle(UInt32)
     /// `... vmap @name`
     case verdictMap(MapKey, SetName)
-    /// `numgen random mod N 0`: matches one new connection in N. A policy chain picks
-    /// one of N endpoints with a cascade of these (`mod N`, `mod N-1`, ... `mod 2`, then
-    /// a plain goto), so each endpoint gets exactly 1/N. Not a verdict map per chain:
-    /// the kernel finds a set by walking the table's list of sets, which made loading
-    /// 10,000 Services quadratic (see the README's performance section).
-    case randomPick(modulus: Int)
+    /// `numgen random mod N 0` (`share` 1) or `numgen random mod N < K`: matches `share`
+    /// new connections in `modulus`. A policy chain picks one of N endpoints with a
+    /// cascade of these (`mod N`, `mod N-1`, ... `mod 2`, then a plain goto), so each
+    /// endpoint gets exactly 1/N; past `Versioning.pickFanOut` endpoints, the cascade
+    /// picks among groups of endpoints, each with its share (see
+    /// `Versioning.policyChain`). Not a verdict map per chain: the kernel finds a set by
+    /// walking the table's list of sets, which made loading 10,000 Services quadratic
+    /// (see the README's performance section).
+    case randomPick(modulus: Int, share: Int)
     /// `update @set { ip saddr }`: remember the client for session affinity.
     case rememberSource(SetName)
     /// `dnat to 10.1.2.3:8080`, preceded in the rule by `.l4Protocol`.

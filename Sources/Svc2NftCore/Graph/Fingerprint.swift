@@ -59,7 +59,9 @@ struct Fingerprint {
         case .masqueradeFullyRandom: add(UInt8(13))
         case .reject: add(UInt8(14))
         case .verdict(let v): add(UInt8(15)); add(v)
-        case .randomPick(let modulus): add(UInt8(16)); add(modulus)
+        // A share of 1 hashes as before shares existed, so chain names did not change.
+        case .randomPick(let modulus, 1): add(UInt8(16)); add(modulus)
+        case .randomPick(let modulus, let share): add(UInt8(17)); add(modulus); add(share)
         }
     }
 

@@ -92,17 +92,19 @@ struct ServicePortLowering {
         var clusterChain: ChainName? = nil
         var localChain: ChainName? = nil
         if usesClusterChain {
-            let chain = policyChain(
+            let (chain, groups) = policyChain(
                 "svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules,
                 what: "cluster policy")
             clusterChain = chain.name
+            out.chains += groups
             out.chains.append(chain)
         }
         if usesLocalChain {
-            let chain = policyChain(
+            let (chain, groups) = policyChain(
                 "local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [],
                 what: "local policy")
             localChain = chain.name
+            out.chains += groups
             out.chains.append(chain)
         }
         let internalChain = service.internalPolicyLocal ? localChain : clusterChain
@@ -215,8 +217,10 @@ struct ServicePortLowering {
         return Versioning.chain("ext-\(identity)", comment: "\(owner) external traffic", rules: rules, owner: owner)
     }
 
-    /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`.
-    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String) -> Chain
+    /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`
+    /// (with the group chains of a large pick).
+    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String)
+        -> (policy: Chain, groups: [Chain])
     {
         var rules = leading
         if affinityTimeout != nil {
