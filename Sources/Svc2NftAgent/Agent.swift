@@ -104,6 +104,7 @@ public final class Agent: ServiceLifecycle.Service {
             group.addTask {
                 while (try? await Task.sleep(for: period)) != nil { continuation.yield(.periodic) }
             }
+            takeOwnership()
             let monitor = startMonitor { continuation.yield(.foreignChange($0)) }
             await cancelWhenGracefulShutdown {
                 await self.loop(inputs, continuation: continuation, required: Set(resources))
@@ -113,6 +114,21 @@ public final class Agent: ServiceLifecycle.Service {
         }
         continuation.finish()
         logger.info("stopped; the rules stay in place (svc2nft delete removes them)")
+    }
+
+    /// Owns our existing tables (see `TableOwnership`) before anything else touches them;
+    /// tables made later are created owned. A table that cannot be owned is logged once.
+    private func takeOwnership() {
+        let applier = worker.syncer.applier
+        guard applier.ownsTables else { return }
+        let tables = IPFamily.allCases.map { (TableFamily($0), settings.node.tableName) }
+        do {
+            let refusals = try applier.adopt(tables)
+            for refusal in refusals { logger.warning("\(refusal)") }
+            if refusals.isEmpty { logger.info("tables owned: other processes cannot change or delete them while svc2nft runs, and they stay when it exits") }
+        } catch {
+            logger.warning("cannot own tables: \(error)")
+        }
     }
 
     /// Listens for other processes' changes to our tables; nil (with a warning) where the

@@ -11,9 +11,12 @@ public struct Applied: Sendable {
 /// `ApplyError` naming the graph object.
 public struct Applier {
     let transport: NetfilterTransport
+    /// Tables this applier creates are owned by its socket and persistent (`TableOwnership`).
+    public let ownsTables: Bool
 
-    public init(transport: NetfilterTransport) {
+    public init(transport: NetfilterTransport, ownsTables: Bool = false) {
         self.transport = transport
+        self.ownsTables = ownsTables
     }
 
     /// Replaces our tables with `graph`: reads what the kernel has, then sends the
@@ -66,7 +69,7 @@ public struct Applier {
                 edited[table.family] = Set(chains).union(sets)
             }
         }
-        return try send(GraphEncoder.plan(graph, current: current, edited: edited, fault: fault))
+        return try send(GraphEncoder.plan(graph, current: current, edited: edited, fault: fault, owned: ownsTables))
     }
 
     /// Sends only differences (`apply --follow`), trusting that the kernel holds what

@@ -34,7 +34,7 @@ final class FreshInstall: @unchecked Sendable {
     func add(_ part: GraphPart) {
         if part.stage == .opening { tables += part.tables.map { ($0.family, $0.name) } }
         if part.stage != .closing { chains += part.tables.reduce(0) { $0 + $1.chains.count } }
-        let batch = Self.batch(part, fault: fault)
+        let batch = Self.batch(part, fault: fault, owned: applier.ownsTables)
         guard batch.messageCount > 0 else { return }
         let index = parts
         parts += 1
@@ -68,13 +68,13 @@ final class FreshInstall: @unchecked Sendable {
     }
 
     /// The transaction of one part.
-    static func batch(_ part: GraphPart, fault: GraphEncoder.Fault?) -> FinalizedBatch {
+    static func batch(_ part: GraphPart, fault: GraphEncoder.Fault?, owned: Bool = false) -> FinalizedBatch {
         var batch = Batch()
         for table in part.tables {
             switch part.stage {
             case .opening:
                 // The base chains' rules come with the closing part.
-                GraphEncoder.encodeCreate(table, fault: fault, withRules: { $0.kind == .regular }, into: &batch)
+                GraphEncoder.encodeCreate(table, fault: fault, owned: owned, withRules: { $0.kind == .regular }, into: &batch)
             case .services:
                 GraphEncoder.encodeCreate(table, fault: fault, addingTable: false, into: &batch)
             case .closing:

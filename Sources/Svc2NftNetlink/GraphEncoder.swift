@@ -58,7 +58,8 @@ public enum GraphEncoder {
     /// `edited` names kept chains and per-Service maps whose live contents differ from
     /// their name (changed behind svc2nft's back; `apply --repair`): they are rewritten.
     public static func plan(
-        _ graph: RuleGraph, current: [TableFamily: TableState] = [:], edited: [TableFamily: Set<String>] = [:], fault: Fault? = nil
+        _ graph: RuleGraph, current: [TableFamily: TableState] = [:], edited: [TableFamily: Set<String>] = [:], fault: Fault? = nil,
+        owned: Bool = false
     ) -> Plan {
         var batch = Batch()
         var tally = Tally()
@@ -66,7 +67,7 @@ public enum GraphEncoder {
             if let state = current[table.family] {
                 encodeUpdate(table, current: state, edited: edited[table.family] ?? [], fault: fault, into: &batch, tally: &tally)
             } else {
-                encodeCreate(table, fault: fault, into: &batch)
+                encodeCreate(table, fault: fault, owned: owned, into: &batch)
                 tally.created += table.chains.count
             }
         }
@@ -83,8 +84,11 @@ public enum GraphEncoder {
         return batch.finalize()
     }
 
-    static func addTable(_ family: TableFamily, _ name: String, comment: Comment?, into batch: inout Batch) {
+    /// `owned`: the table is created owned by the sending socket and persistent
+    /// (`TableOwnership`); without it no flags are sent, so an existing table keeps its own.
+    static func addTable(_ family: TableFamily, _ name: String, comment: Comment?, owned: Bool = false, into batch: inout Batch) {
         let table = NftTable(family: K.family(family), name: name)
+        if owned { nftnl_table_set_u32(table.pointer, UInt16(NFTNL_TABLE_FLAGS.rawValue), TableOwnership.flags) }
         if let comment {
             var data = UserData()
             data.put(0, string: comment.text)  // NFTNL_UDATA_TABLE_COMMENT
@@ -106,10 +110,10 @@ public enum GraphEncoder {
     /// chains, its sets with their elements, then the rules of the chains `withRules`
     /// picks (all of them by default).
     static func encodeCreate(
-        _ table: Table, fault: Fault?, addingTable: Bool = true, withRules: @Sendable (Chain) -> Bool = { _ in true },
+        _ table: Table, fault: Fault?, addingTable: Bool = true, owned: Bool = false, withRules: @Sendable (Chain) -> Bool = { _ in true },
         into batch: inout Batch
     ) {
-        if addingTable { addTable(table.family, table.name, comment: table.comment, into: &batch) }
+        if addingTable { addTable(table.family, table.name, comment: table.comment, owned: owned, into: &batch) }
         inParallel(table.chains, into: &batch) { chain, batch in addChain(chain, table: table, into: &batch) }
         for set in table.sets { encode(set, table: table, create: true, into: &batch) }
         inParallel(table.chains, into: &batch) { chain, batch in

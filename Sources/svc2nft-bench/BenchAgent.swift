@@ -19,7 +19,7 @@ final class BenchAgent {
     private let process: Process
 
     /// nil when the file is not a List or the agent never applied.
-    init?(binary: String, cluster: String, label: String, minSyncPeriod: String) throws {
+    init?(binary: String, cluster: String, label: String, minSyncPeriod: String, extra: [String] = []) throws {
         let data = try Data(contentsOf: URL(fileURLWithPath: cluster))
         guard let list = try JSONSerialization.jsonObject(with: data) as? [String: Any],
             let items = list["items"] as? [[String: Any]]
@@ -39,7 +39,7 @@ final class BenchAgent {
         process.arguments =
             ["netns", "exec", namespace.name, binary, "run", "--kubeconfig", kubeconfig, "--hostname-override", "node-0"]
             + ["--node-ip", "10.0.0.1", "--cluster-cidr", "10.128.0.0/9", "--min-sync-period", minSyncPeriod, "--sync-period", "1h"]
-            + ["--healthz-bind-address", "", "--metrics-bind-address", ""]
+            + ["--healthz-bind-address", "", "--metrics-bind-address", ""] + extra
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice

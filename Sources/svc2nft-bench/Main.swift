@@ -40,6 +40,7 @@ struct BenchMain {
             let file = try generatedCluster(n)
             defer { try? FileManager.default.removeItem(atPath: file) }
             print(HealProbe.line(binary: Bench.svc2nft, cluster: file, services: n, flushes: flushes))
+            print(HealProbe.ownedLine(binary: Bench.svc2nft, cluster: file, services: n, flushes: flushes))
         case "endpoint-choice":
             let rounds = args.count > 1 ? Int(args[1]) ?? 3 : 3, connections = args.count > 2 ? Int(args[2]) ?? 400 : 400
             let sizes = [10, 1000, 5000]

@@ -28,6 +28,11 @@ struct Run: AsyncParsableCommand {
         help: "Pod traffic is from --cluster-cidr (ClusterCIDR, the default) or this Node's podCIDRs (NodeCIDR).")
     var detectLocalMode: String?
 
+    @Flag(
+        name: .customLong("own-tables"), inversion: .prefixedNo,
+        help: "Own our tables while running, where the kernel can keep them after exit (Linux 6.9+): others cannot flush or delete them (default true).")
+    var ownTables = true
+
     @Flag(name: .customLong("allow-empty"), help: "Apply a cluster without Services even where our tables hold rules.")
     var allowEmpty = false
 
@@ -68,8 +73,13 @@ struct Run: AsyncParsableCommand {
         do {
             let config = try KubeConfig.load(kubeconfig: kubeconfig ?? file?.kubeconfig)
             client = try APIClient(config: config)
-            applier = Applier(transport: try MNLTransport())
+            let transport = try MNLTransport()
+            let owns = ownTables ? try Applier(transport: transport).supportsTableOwnership() : false
+            applier = Applier(transport: transport, ownsTables: owns)
             logger.info("node \(settings.nodeName); API server \(config.server.absoluteString) (\(config.source))")
+            if ownTables && !owns {
+                logger.info("this kernel cannot keep owned tables after exit (Linux 6.9+): tables stay unowned, self-healing repairs others' changes")
+            }
         } catch {
             Pipeline.printError("error: \(error)")
             throw Failure.cannotStart

@@ -4,7 +4,8 @@ import Testing
 
 /// `svc2nft run` repairs what others do to its tables: the kernel's nftables
 /// notifications name each foreign transaction, and the agent restores the rules at once.
-/// `--sync-period 1h` keeps the periodic repair from doing the monitor's job.
+/// `--sync-period 1h` keeps the periodic repair from doing the monitor's job, and
+/// `--no-own-tables` lets others change the tables (owned ones: `TableOwnershipTests`).
 @Suite(.serialized) struct SelfHealingTests {
     static func skip(_ what: String) -> Bool { APIServerDoubleTests.skip(what) }
 
@@ -12,7 +13,7 @@ import Testing
     static func serving() throws -> (AgentBed, String) {
         let bed = try RunAgentTests.bed()
         try bed.startAPI()
-        try bed.startAgent(["--sync-period", "1h"])
+        try bed.startAgent(["--sync-period", "1h", "--no-own-tables"])
         #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
         return (bed, NftListing.normalized(try bed.node.listOurTables()))
     }
