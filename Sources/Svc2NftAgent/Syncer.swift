@@ -22,8 +22,6 @@ public struct Syncer {
     /// The kernel may not hold what `lowering` last produced: the next sync reads it and
     /// applies in full.
     public private(set) var needsFull = true
-    /// Test-only (`SVC2NFT_TEST_FAULT_CHAIN`): the kernel refuses syncs touching this chain.
-    public var fault: GraphEncoder.Fault? = nil
 
     public init(node: NodeConfig, applier: Applier) {
         self.node = node
@@ -86,7 +84,7 @@ public struct Syncer {
         let wasFull = needsFull || full || repair
         do throws(ApplyError) {
             let applied =
-                wasFull ? try applier.apply(lowering.graph(), repair: repair, fault: fault) : try applier.apply(changes, fault: fault)
+                wasFull ? try applier.apply(.remembered(lowering), repair: repair) : try applier.apply(changes)
             needsFull = false
             let duration = ContinuousClock.now - start
             let cleaned = conntrack.clean(node: lowering.node)

@@ -35,6 +35,10 @@ import Testing
         for object in objects.shuffled(using: &generator) { try step(ObjectEvent(change: .upsert, object: object)) }
         let full = Lowering.lower(store.cluster, node: node)
         #expect(NftText.render(incremental.graph()) == NftText.render(RuleGraph(tables: full.tables, notes: [])))
+        var parts: [GraphPart] = []
+        let counts = incremental.parts { parts.append($0) }
+        #expect(GraphPartTests.assembled(parts) == full.tables, "\(name): the remembered lowering in parts must make the graph")
+        #expect(counts.chains == full.chainCount && counts.rules == full.ruleCount)
 
         // Delete a third, then put them back, then delete everything.
         let some = objects.shuffled(using: &generator).prefix(max(1, objects.count / 3))
@@ -143,7 +147,7 @@ import Testing
         guard let index = tables.firstIndex(where: { $0.family == change.family }) else { return graph }
         var table = tables[index]
         let removedChains = Set(change.removedChains.map(\.name) + change.renamedChains.map(\.old.name))
-        let removedSets = Set(change.removedSets.map(\.name))
+        let removedSets = Set(change.removedSets)
         // A renamed chain is the same chain: whatever pointed at it shows the new name.
         let names = Dictionary(uniqueKeysWithValues: change.renamedChains.map { ($0.old.name, $0.new.name) })
         table.chains = table.chains.filter { !removedChains.contains($0.name) } + change.addedChains + change.renamedChains.map(\.new)

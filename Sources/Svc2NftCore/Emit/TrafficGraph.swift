@@ -96,7 +96,7 @@ public struct TrafficGraph: Sendable {
                 }
                 for rule in chain.rules where pick(rule) == nil {
                     for expr in rule.exprs {
-                        if case .verdict(.goto(let target)) = expr, !target.text.hasPrefix("mark-") {
+                        if case .verdict(.goto(let target)) = expr, target != BaseChains.markForMasquerade {
                             follow(target, from: id, label: rule.comment?.text ?? (masquerades ? "masqueraded" : ""))
                         }
                     }

@@ -55,22 +55,6 @@ enum Versioning {
     }
 }
 
-extension ObjectName {
-    /// The name without its content version: `svc-shop/web/tcp/http_k3jd9x2a` gives
-    /// `svc-shop/web/tcp/http`. Two chains with the same unversioned name are versions of
-    /// one chain, so `apply` rewrites the old one in place and renames it rather than
-    /// creating the new one beside it.
-    public var unversioned: Substring {
-        let bytes = text.utf8
-        guard bytes.count > 9 else { return text[...] }
-        let suffix = bytes.suffix(9)
-        guard suffix.first == UInt8(ascii: "_"),
-            suffix.dropFirst().allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) })
-        else { return text[...] }
-        return text.dropLast(9)
-    }
-}
-
 extension Rule {
     /// The rule with jump and goto targets renamed (`apply` refers to a chain by its
     /// current name until the rename at the end of its transaction).
