@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Svc2NftAgent
+import Svc2NftCommandLine
 import Svc2NftCore
 import Svc2NftHealth
 import Svc2NftNetlink
@@ -35,7 +36,7 @@ struct Apply: ParsableCommand {
     @OptionGroup(title: "With --follow: health and metrics") var health: HealthOptions
 
     func run() throws {
-        let lock = Self.lockNode()
+        let lock = try Self.lockNode()
         defer { withExtendedLifetime(lock) {} }
         if follow { try runFollowing() }
         let (cluster, node) = Pipeline.cluster(options)
@@ -53,12 +54,12 @@ struct Apply: ParsableCommand {
     }
 
     /// One svc2nft writes a node's rules at a time (`NodeLock`); exit 1 if another holds it.
-    static func lockNode() -> NodeLock {
+    static func lockNode() throws -> NodeLock {
         do {
             return try NodeLock()
         } catch {
             Pipeline.printError("error: \(error)")
-            Foundation.exit(1)
+            throw Failure.cannotStart
         }
     }
 
@@ -128,7 +129,9 @@ extension Apply {
         follower.observer = HealthObserver(agent)
         let status = follower.run(initial: objects)
         agent.shutdown()
-        throw ExitCode(status)
+        // The last sync failed: the kernel refused it (its error is logged).
+        guard status == 0 else { throw Failure.kernel }
+        throw ExitCode.success
     }
 }
 
@@ -144,7 +147,7 @@ struct Delete: ParsableCommand {
             Pipeline.printError("error: --table: \"\(table)\" is not a usable table name")
             throw Failure.badInput
         }
-        let lock = Apply.lockNode()
+        let lock = try Apply.lockNode()
         defer { withExtendedLifetime(lock) {} }
         do {
             try Applier(transport: MNLTransport()).delete(tableName: table)

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Svc2NftAgent
+import Svc2NftCommandLine
 import Svc2NftCore
 import Svc2NftHealth
 import Svc2NftKube
@@ -62,7 +63,7 @@ struct Run: AsyncParsableCommand {
         if let file, !file.ignored.isEmpty {
             logger.warning("--config: svc2nft ignores \(file.ignored.joined(separator: ", "))")
         }
-        let lock = Apply.lockNode()
+        let lock = try Apply.lockNode()
         let client: APIClient
         let applier: Applier
         do {

@@ -1,4 +1,5 @@
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 import Svc2NftTestSupport
 import Testing
@@ -163,22 +164,8 @@ import Testing
         return RuleGraph(tables: tables, notes: graph.notes)
     }
 
+    /// A fixture's node, read from its `args` as the `svc2nft` commands read them.
     static func nodeConfig(_ arguments: [String]) -> NodeConfig? {
-        var node = NodeConfig()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            switch flag {
-            case "--node-name": node.nodeName = rest.popFirst()
-            case "--node-zone": node.nodeZone = rest.popFirst()
-            case "--node-ip": node.nodeIPs.append(IPAddress(rest.popFirst() ?? "")!)
-            case "--cluster-cidr": node.clusterCIDRs.append(CIDR(rest.popFirst() ?? "")!)
-            case "--nodeport-addresses": node.nodePortAddresses.append(CIDR(rest.popFirst() ?? "")!)
-            case "--service-cidr": node.serviceCIDRs += (rest.popFirst() ?? "").split(separator: ",").map { CIDR(String($0))! }
-            case "--masquerade-all": node.masqueradeAll = true
-            case "--table": node.tableName = rest.popFirst() ?? ""
-            default: return nil
-            }
-        }
-        return node
+        try? NodeOptions.parse(arguments).nodeConfig()
     }
 }

@@ -129,6 +129,37 @@ import Testing
         #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(first), "B then A again must list like A")
     }
 
+    /// Issue 20: applying what the node already has sends nothing at all. `nft monitor`
+    /// (the kernel's change notifications) sees no commit from it, not even an empty one,
+    /// only the probe table added afterwards to show that it listens; the listing stays
+    /// byte-identical.
+    @Test func unchangedApplySendsNothing() throws {
+        if Self.skip("unchanged apply sends nothing") { return }
+        let ns = try NetworkNamespace("quiet")
+        #expect(try ns.run(Self.apply(Fixture.named("shop"))).status == 0)
+        let before = try ns.run(["nft", "list", "ruleset"]).stdout
+        let events = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-monitor-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: events) }
+        let monitor = try BackgroundProcess([
+            Command.which("ip")!, "netns", "exec", ns.name, "sh", "-c", "exec nft monitor > \(events.path)",
+        ])
+        Thread.sleep(forTimeInterval: 0.5)
+        let again = try ns.run(Self.apply(Fixture.named("shop")))
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("sent nothing: the kernel holds this ruleset"), "\(again.stderr)")
+        #expect(try ns.run(["nft", "add", "table", "ip", "probe"]).status == 0)
+        Thread.sleep(forTimeInterval: 0.5)
+        _ = monitor.finish(timeout: 0)
+        let seen = (try? String(contentsOf: events, encoding: .utf8)) ?? ""
+        // One commit, nft's: the probe table and its generation ("# new generation 5 by process 123 (nft)").
+        let lines = seen.split(separator: "\n").map(String.init)
+        #expect(
+            lines.count == 2 && lines[0] == "add table ip probe" && lines[1].hasPrefix("# new generation ") && lines[1].hasSuffix(" (nft)"),
+            "the kernel saw:\n\(seen)")
+        #expect(try ns.run(["nft", "delete", "table", "ip", "probe"]).status == 0)
+        #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before)
+    }
+
     /// A real kernel refusal: another tool's rule (added with nft) jumps to one of
     /// shop's chains, which the next input no longer has, so the kernel refuses to delete
     /// it (EBUSY). The refused batch changes nothing and its error names the chain and
