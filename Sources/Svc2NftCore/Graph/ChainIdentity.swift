@@ -49,7 +49,7 @@ public struct ChainIdentity: Hashable, Sendable, CustomStringConvertible {
         let (base, suffix) = Version.split(name)
         version = suffix
         guard let dash = base.firstIndex(of: "-"), let role = Role(rawValue: String(base[..<dash])) else {
-            guard ObjectName.isIdentifier(String(base)) else { return nil }
+            guard NftIdentifier.isIdentifier(String(base)) else { return nil }
             kind = .fixed(String(base))
             return
         }
@@ -164,28 +164,26 @@ public struct ServicePortName: Hashable, Sendable, Comparable {
 /// An endpoint in a name: `address/port`, IPv6 colons written as dots (nft accepts no
 /// quoted chain names).
 public struct EndpointName: Hashable, Sendable, Comparable {
-    public let address: String
-    public let port: String
+    /// `10.244.1.5/8080`, `fd00.10.244..5/8080`
+    public let text: String
 
     public init(address: IPAddress, port: Int) {
-        self.address = address.identifierText
-        self.port = String(port)
+        text = "\(address.identifierText)/\(port)"
     }
 
     init?(parsing text: String) {
-        guard let slash = text.lastIndex(of: "/"), slash != text.startIndex else { return nil }
-        address = String(text[..<slash])
-        port = String(text[text.index(after: slash)...])
-        guard !port.isEmpty else { return nil }
+        guard let slash = text.lastIndex(of: "/"), slash != text.startIndex, text.index(after: slash) != text.endIndex else { return nil }
+        self.text = text
     }
 
-    public var text: String { "\(address)/\(port)" }
     /// "10.244.1.5:8080", "[fd00::5]:8080"
     public var readable: String {
-        IPAddress(address)?.family == .v4 ? "\(address):\(port)" : "[\(address.replacingOccurrences(of: ".", with: ":"))]:\(port)"
+        let slash = text.lastIndex(of: "/")!
+        let address = String(text[..<slash]), port = text[text.index(after: slash)...]
+        return IPAddress(address)?.family == .v4 ? "\(address):\(port)" : "[\(address.replacingOccurrences(of: ".", with: ":"))]:\(port)"
     }
 
-    public static func < (a: EndpointName, b: EndpointName) -> Bool { (a.address, a.port) < (b.address, b.port) }
+    public static func < (a: EndpointName, b: EndpointName) -> Bool { a.text < b.text }
 }
 
 extension ObjectName {

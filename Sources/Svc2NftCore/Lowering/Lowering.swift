@@ -143,7 +143,7 @@ public enum Lowering {
     static func serviceChains(_ lowered: [[PortContribution]], after leading: [Chain] = []) -> [Chain] {
         var chains = leading
         chains.reserveCapacity(leading.count + lowered.reduce(0) { $0 + $1.reduce(0) { $0 + $1.chains.count } })
-        var order: [(name: ObjectName, port: Int, chain: Int)] = []
+        var order: [(name: ChainName, port: Int, chain: Int)] = []
         for service in lowered {
             order.removeAll(keepingCapacity: true)
             for (p, contribution) in service.enumerated() {
@@ -181,7 +181,7 @@ public enum Lowering {
 
 extension Array {
     /// Sorted by a name, moving indices rather than the (large) elements while sorting.
-    func sortedByName(_ name: (Element) -> ObjectName) -> [Element] {
+    func sortedByName<Kind>(_ name: (Element) -> ObjectName<Kind>) -> [Element] {
         let names = map(name)
         return indices.sorted { names[$0] < names[$1] }.map { self[$0] }
     }

@@ -12,7 +12,8 @@ enum FakeMessage {
     case newRule(TableFamily, table: String, chain: String, rule: FakeRule)
     /// Every rule of a chain, or of the table when `chain` is nil.
     case flushRules(TableFamily, table: String, chain: String?)
-    case newSet(TableFamily, table: String, name: String, definition: SetDefinition, anonymous: Bool)
+    /// A named set, or an anonymous one (`definition` nil: it lives and dies with its rule).
+    case newSet(TableFamily, table: String, name: String, definition: SetDefinition?)
     case deleteSet(TableFamily, table: String, name: String)
     case newElements(TableFamily, table: String, set: String, elements: [KernelElement])
     /// Elements removed by key; none: the set is flushed.
@@ -43,23 +44,18 @@ enum FakeMessage {
     static func decode(_ header: UnsafePointer<nlmsghdr>, type: UInt32, family: TableFamily) -> FakeMessage {
         switch type {
         case NFT_MSG_NEWTABLE.rawValue, NFT_MSG_DELTABLE.rawValue:
-            let table = nftnl_table_alloc()!
-            defer { nftnl_table_free(table) }
-            _ = nftnl_table_nlmsg_parse(header, table)
-            let name = String(cString: nftnl_table_get_str(table, UInt16(NFTNL_TABLE_NAME.rawValue)))
-            return type == NFT_MSG_NEWTABLE.rawValue ? .newTable(family, name) : .deleteTable(family, name)
+            let name = read(header, nftnl_table_alloc, nftnl_table_free, nftnl_table_nlmsg_parse) {
+                nftnl_table_get_str($0, UInt16(NFTNL_TABLE_NAME.rawValue))
+            }
+            return type == NFT_MSG_NEWTABLE.rawValue ? .newTable(family, name ?? "") : .deleteTable(family, name ?? "")
         case NFT_MSG_NEWCHAIN.rawValue, NFT_MSG_DELCHAIN.rawValue:
-            let chain = nftnl_chain_alloc()!
-            defer { nftnl_chain_free(chain) }
-            _ = nftnl_chain_nlmsg_parse(header, chain)
-            let table = String(cString: nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue)))
-            let name = String(cString: nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue)))
+            let table = read(header, nftnl_chain_alloc, nftnl_chain_free, nftnl_chain_nlmsg_parse) {
+                nftnl_chain_get_str($0, UInt16(NFTNL_CHAIN_TABLE.rawValue))
+            } ?? ""
+            guard let (name, kind, handle, comment) = StateParser.chain(header, table: table) else { return .other(UInt16(type)) }
             guard type == NFT_MSG_NEWCHAIN.rawValue else { return .deleteChain(family, table: table, name: name) }
-            let handle =
-                nftnl_chain_is_set(chain, UInt16(NFTNL_CHAIN_HANDLE.rawValue))
-                ? nftnl_chain_get_u64(chain, UInt16(NFTNL_CHAIN_HANDLE.rawValue)) : nil
-            let parsed = StateParser.chain(header, table: table)
-            return .newChain(family, table: table, name: name, kind: parsed?.1 ?? .regular, comment: parsed?.3, handle: handle)
+            // A create carries no handle (libnftnl reads it as 0); a rename carries the old chain's.
+            return .newChain(family, table: table, name: name, kind: kind, comment: comment, handle: handle == 0 ? nil : handle)
         case NFT_MSG_NEWRULE.rawValue, NFT_MSG_DELRULE.rawValue:
             let rule = nftnl_rule_alloc()!
             defer { nftnl_rule_free(rule) }
@@ -69,42 +65,54 @@ enum FakeMessage {
             guard type == NFT_MSG_NEWRULE.rawValue, let chain else { return .flushRules(family, table: table, chain: chain) }
             return .newRule(family, table: table, chain: chain, rule: FakeRule(rule))
         case NFT_MSG_NEWSET.rawValue, NFT_MSG_DELSET.rawValue:
-            let set = nftnl_set_alloc()!
-            defer { nftnl_set_free(set) }
-            _ = nftnl_set_nlmsg_parse(header, set)
-            let table = String(cString: nftnl_set_get_str(set, UInt16(NFTNL_SET_TABLE.rawValue)))
-            let name = String(cString: nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue)))
+            let (table, name) = setNames(header, parse: nftnl_set_nlmsg_parse)
             guard type == NFT_MSG_NEWSET.rawValue else { return .deleteSet(family, table: table, name: name) }
-            let flags = nftnl_set_get_u32(set, UInt16(NFTNL_SET_FLAGS.rawValue))
-            let timeout =
-                nftnl_set_is_set(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) ? nftnl_set_get_u64(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) : 0
-            let definition = SetDefinition(
-                flags: flags, keyType: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_TYPE.rawValue)),
-                keyLength: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_LEN.rawValue)), isVerdictMap: flags & K.u32(NFT_SET_MAP) != 0,
-                timeoutMilliseconds: timeout)
-            return .newSet(family, table: table, name: name, definition: definition, anonymous: flags & K.u32(NFT_SET_ANONYMOUS) != 0)
+            // StateParser leaves anonymous sets out, as in a dump: they live and die with their rule.
+            guard let (_, definition) = StateParser.set(header, table: table) else {
+                return .newSet(family, table: table, name: name, definition: nil)
+            }
+            return .newSet(family, table: table, name: name, definition: definition)
         case NFT_MSG_NEWSETELEM.rawValue, NFT_MSG_DELSETELEM.rawValue:
-            let set = nftnl_set_alloc()!
-            defer { nftnl_set_free(set) }
-            _ = nftnl_set_elems_nlmsg_parse(header, set)
-            let table = String(cString: nftnl_set_get_str(set, UInt16(NFTNL_SET_TABLE.rawValue)))
-            let name = String(cString: nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue)))
-            let elements = elementsOfRequest(header)
-            return type == NFT_MSG_NEWSETELEM.rawValue
-                ? .newElements(family, table: table, set: name, elements: elements)
-                : .deleteElements(family, table: table, set: name, keys: elements.map(\.key))
+            return withElementListAsDumped(header) { header in
+                let (table, name) = setNames(header, parse: nftnl_set_elems_nlmsg_parse)
+                let elements = StateParser.elements(header)
+                return type == NFT_MSG_NEWSETELEM.rawValue
+                    ? .newElements(family, table: table, set: name, elements: elements)
+                    : .deleteElements(family, table: table, set: name, keys: elements.map(\.key))
+            }
         default:
             return .other(UInt16(type))
         }
     }
+
+    /// One string attribute of a libnftnl object parsed from `header`.
+    static func read(
+        _ header: UnsafePointer<nlmsghdr>, _ alloc: () -> OpaquePointer?, _ free: (OpaquePointer?) -> Void,
+        _ parse: (UnsafePointer<nlmsghdr>?, OpaquePointer?) -> Int32, _ get: (OpaquePointer?) -> UnsafePointer<CChar>?
+    ) -> String? {
+        guard let object = alloc() else { return nil }
+        defer { free(object) }
+        guard parse(header, object) >= 0 else { return nil }
+        return get(object).map { String(cString: $0) }
+    }
+
+    /// The table and set a set or set-element message names.
+    static func setNames(
+        _ header: UnsafePointer<nlmsghdr>, parse: (UnsafePointer<nlmsghdr>?, OpaquePointer?) -> Int32
+    ) -> (table: String, name: String) {
+        let table = read(header, nftnl_set_alloc, nftnl_set_free, parse) { nftnl_set_get_str($0, UInt16(NFTNL_SET_TABLE.rawValue)) }
+        let name = read(header, nftnl_set_alloc, nftnl_set_free, parse) { nftnl_set_get_str($0, UInt16(NFTNL_SET_NAME.rawValue)) }
+        return (table ?? "", name ?? "")
+    }
 }
 
 extension FakeMessage {
-    /// The elements of a set-element *request*. libnftnl (1.2) numbers the nested
-    /// elements of a request 1, 2, 3, … (the kernel ignores the type), but its parser
-    /// accepts only NFTA_LIST_ELEM (1), as in the kernel's dumps; so the copy it parses
-    /// has every element's type set to 1.
-    static func elementsOfRequest(_ header: UnsafePointer<nlmsghdr>) -> [KernelElement] {
+    /// Runs `body` on a copy of a set-element *request* that libnftnl can parse.
+    /// libnftnl (1.2) numbers the nested elements of a request 1, 2, 3, … (the kernel
+    /// ignores the type), but its parser accepts only NFTA_LIST_ELEM (1), as in the
+    /// kernel's dumps, and fails the whole message otherwise; so in the copy every
+    /// element's type is 1.
+    static func withElementListAsDumped<T>(_ header: UnsafePointer<nlmsghdr>, _ body: (UnsafePointer<nlmsghdr>) -> T) -> T {
         let length = Int(header.pointee.nlmsg_len)
         var bytes = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(header), count: length))
         func u16(_ at: Int) -> Int { Int(bytes[at]) | Int(bytes[at + 1]) << 8 }
@@ -124,7 +132,7 @@ extension FakeMessage {
             }
             offset += (size + 3) & ~3
         }
-        return bytes.withUnsafeBytes { StateParser.elements($0.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)) }
+        return bytes.withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: nlmsghdr.self)) }
     }
 }
 

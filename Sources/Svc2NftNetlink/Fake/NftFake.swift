@@ -187,10 +187,10 @@ public final class NftFake: NetfilterTransport, NetfilterReader {
                     for name in fake.chains.keys { fake.chains[name]!.rules = [] }
                 }
                 tables[key] = fake
-            case .newSet(let family, let table, let name, let definition, let anonymous):
+            case .newSet(let family, let table, let name, let definition):
                 let key = TableKey(family: family, name: table)
                 guard var fake = tables[key] else { return ENOENT }
-                if anonymous { return nil }  // lives and dies with its rule
+                guard let definition else { return nil }  // anonymous: lives and dies with its rule
                 if let existing = fake.sets[name] { return existing.definition == definition ? nil : EEXIST }
                 fake.sets[name] = FakeSet(definition: definition)
                 tables[key] = fake
@@ -239,7 +239,7 @@ public final class NftFake: NetfilterTransport, NetfilterReader {
         }
 
         func refused(_ chain: String) -> Int32? {
-            let name = ObjectName.isIdentifier(chain) ? String(ChainName(chain).unversioned) : chain
+            let name = NftIdentifier.isIdentifier(chain) ? String(ChainName(chain).unversioned) : chain
             return refusals.first { $0.chain == chain || $0.chain == name }?.errno
         }
 
