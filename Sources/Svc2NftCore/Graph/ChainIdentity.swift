@@ -3,7 +3,7 @@
 /// - a Service port's chains and sets: `role-namespace/name/protocol/port`, for an
 ///   endpoint also `__address/port`, e.g. `ep-shop/web/tcp/http__10.244.1.5/8080`;
 /// - fixed chains and sets keep kube-proxy's names (`services`, `service-ips`);
-/// - either may end in a content version (`Version`): `svc-shop/web/tcp/http_k3jd9x2a`.
+/// - either may end in a content version (`Version`): `svc-shop/web/tcp/http_k3jd7x2a`.
 /// Two names with the same identity and different versions are versions of one chain.
 public struct ChainIdentity: Hashable, Sendable, CustomStringConvertible {
     /// What a per-Service chain or set is for (the name's prefix).
@@ -188,7 +188,7 @@ public struct EndpointName: Hashable, Sendable, Comparable {
 
 extension ObjectName {
     /// The name without its content version (`ChainIdentity.Version`):
-    /// `svc-shop/web/tcp/http_k3jd9x2a` gives `svc-shop/web/tcp/http`. Two chains with
+    /// `svc-shop/web/tcp/http_k3jd7x2a` gives `svc-shop/web/tcp/http`. Two chains with
     /// the same unversioned name are versions of one chain (`ChainPairing`).
     public var unversioned: Substring { ChainIdentity.Version.split(text).base }
 

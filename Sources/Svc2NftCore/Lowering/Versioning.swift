@@ -1,4 +1,4 @@
-/// Names chains after their content (`svc-shop/web/tcp/http_k3jd9x2a`) and per-Service
+/// Names chains after their content (`svc-shop/web/tcp/http_k3jd7x2a`) and per-Service
 /// sets after their definition, as lowering builds them.
 ///
 /// Why: nf_tables runs a packet through one generation's rules (each chain keeps its
