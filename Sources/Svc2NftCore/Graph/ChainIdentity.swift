@@ -135,15 +135,17 @@ public struct ChainIdentity: Hashable, Sendable, CustomStringConvertible {
 
 /// The readable core of a Service port's names: `namespace/name/protocol/port`.
 public struct ServicePortName: Hashable, Sendable, Comparable {
-    public let service: ServiceID
+    /// The Service and its port's name (or number).
+    public let owner: Owner
     public let protocolName: String
-    public let port: String
 
     public init(service: ServiceID, protocolName: String, port: String) {
-        self.service = service
+        owner = Owner(service: service, port: port)
         self.protocolName = protocolName
-        self.port = port
     }
+
+    public var service: ServiceID { owner.service }
+    public var port: String { owner.port }
 
     init?(parsing text: String) {
         let pieces = text.split(separator: "/", omittingEmptySubsequences: false)
@@ -156,8 +158,6 @@ public struct ServicePortName: Hashable, Sendable, Comparable {
     public var text: String { "\(service.namespace)/\(service.name)/\(protocolName)/\(port)" }
     /// "shop/web:http (tcp)"
     public var readable: String { "\(service.namespace)/\(service.name):\(port) (\(protocolName))" }
-    public var owner: Owner { Owner(service: service, port: port) }
-
     public static func < (a: ServicePortName, b: ServicePortName) -> Bool { a.text < b.text }
 }
 
