@@ -99,7 +99,8 @@ let package = Package(
         .executableTarget(name: "svc2nft-fuzz", dependencies: ["Svc2NftCore"]),
         .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftCommandLine", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftHealthTests", dependencies: ["Svc2NftCore", "Svc2NftHealth", "Svc2NftTestSupport"]),
-        .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
+        .testTarget(
+            name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftCommandLine", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(
             name: "Svc2NftKernelTests",
             dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]

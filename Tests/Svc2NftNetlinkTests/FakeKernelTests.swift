@@ -100,6 +100,30 @@ import Testing
         #expect(fake.snapshot() == (try Self.installed(changed)).snapshot())
     }
 
+    /// A Service moved to another ClusterIP while its policy chain changed: the new
+    /// dispatch element points at the renamed chain, which within the batch still has its
+    /// old name, so the element must name it so (the kernel knows no chain by the new
+    /// name until the commit). Both plans, the kernel-state diff and incremental
+    /// lowering, go through the encoder that does this.
+    @Test func aNewElementForARenamedChainNamesItsOldName() throws {
+        let changed = try Self.shopWithoutOneWebEndpoint()
+        let web = ServiceID(namespace: "shop", name: "web")
+        let moved = Cluster(
+            services: changed.services.map { service in
+                guard service.id == web else { return service }
+                return Service(
+                    id: service.id, type: service.type, clusterIPs: [IPAddress("10.96.0.99")!], isHeadless: service.isHeadless,
+                    ports: service.ports, externalIPs: service.externalIPs, loadBalancerIngress: service.loadBalancerIngress,
+                    loadBalancerSourceRanges: service.loadBalancerSourceRanges, externalTrafficPolicy: service.externalTrafficPolicy,
+                    internalTrafficPolicy: service.internalTrafficPolicy, sessionAffinity: service.sessionAffinity,
+                    healthCheckNodePort: service.healthCheckNodePort, externalName: service.externalName, source: service.source)
+            }, slices: changed.slices)
+        let fake = try Self.installed(try Self.cluster("shop"))
+        let applied = try Applier(transport: fake).apply(Self.ruleset(moved))
+        #expect(applied.plan.rewritten >= 1, "\(applied.plan.summary)")
+        #expect(fake.snapshot() == (try Self.installed(moved)).snapshot())
+    }
+
     /// A refused update changes nothing, and its error names the chain and its Service.
     @Test func aRefusedUpdateChangesNothingAndNamesTheObject() throws {
         let fake = try Self.installed(try Self.cluster("policy-cluster"))
