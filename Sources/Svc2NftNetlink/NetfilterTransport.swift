@@ -11,7 +11,8 @@ public struct NetlinkAck: Equatable, Sendable {
     }
 }
 
-/// Where finished batches go: the kernel (`MNLTransport`) or a recorder for tests.
+/// Where finished batches go: the kernel (`MNLTransport`), or `NftFake` (an in-memory
+/// nf_tables with the kernel's rules) for tests.
 public protocol NetfilterTransport: AnyObject {
     /// Sends a batch and returns every error the kernel reported (no acks for success).
     func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck]
