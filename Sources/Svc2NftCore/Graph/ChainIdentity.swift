@@ -122,6 +122,15 @@ public struct ChainIdentity: Hashable, Sendable, CustomStringConvertible {
 
         static func isDigit(_ byte: UInt8) -> Bool { (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x32 && byte <= 0x37) }
 
+        /// `base` with the version `fingerprint` (`Fingerprint.text`): how lowering names
+        /// content-versioned chains and sets.
+        static func name(_ base: String, _ fingerprint: String) -> String {
+            var name = base
+            name.append("_")
+            name.append(fingerprint)
+            return name
+        }
+
         /// A name's base and version (nil when it has none).
         public static func split(_ name: String) -> (base: Substring, version: Version?) {
             let bytes = name.utf8

@@ -30,10 +30,7 @@ enum Versioning {
         print.add(comment?.text ?? "")
         print.add(rules.count)
         for rule in rules { print.add(rule) }
-        var name = base
-        name.append("_")
-        name.append(print.text)
-        return Chain(name: ChainName(name), kind: kind, comment: comment, rules: rules, owner: owner)
+        return Chain(name: ChainName(ChainIdentity.Version.name(base, print.text)), kind: kind, comment: comment, rules: rules, owner: owner)
     }
 
     /// A policy chain: `rules`, then a uniform pick among `verdicts` (see
@@ -51,7 +48,7 @@ enum Versioning {
         for type in keyType { print.add(type.rawValue) }
         print.add(isVerdictMap ? UInt8(1) : 0)
         print.add(timeoutSeconds ?? 0)
-        return SetName("\(base)_\(print.text)")
+        return SetName(ChainIdentity.Version.name(base, print.text))
     }
 }
 
