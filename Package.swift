@@ -72,10 +72,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
+        // The command line's shared option groups (swift-argument-parser), for the CLI
+        // and for tests that read fixtures' args.
+        .target(
+            name: "Svc2NftCommandLine",
+            dependencies: ["Svc2NftCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "svc2nft",
             dependencies: [
-                "Svc2NftCore", "Svc2NftNetlink", "Svc2NftKube", "Svc2NftAgent", "Svc2NftHealth",
+                "Svc2NftCore", "Svc2NftCommandLine", "Svc2NftNetlink", "Svc2NftKube", "Svc2NftAgent", "Svc2NftHealth",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -92,9 +97,10 @@ let package = Package(
         // make fuzz: the input layer under libFuzzer (scripts/fuzz); built normally, a
         // replay tool for the inputs the fuzzer found.
         .executableTarget(name: "svc2nft-fuzz", dependencies: ["Svc2NftCore"]),
-        .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftTestSupport"]),
+        .testTarget(name: "Svc2NftCoreTests", dependencies: ["Svc2NftCore", "Svc2NftCommandLine", "Svc2NftTestSupport"]),
         .testTarget(name: "Svc2NftHealthTests", dependencies: ["Svc2NftCore", "Svc2NftHealth", "Svc2NftTestSupport"]),
-        .testTarget(name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]),
+        .testTarget(
+            name: "Svc2NftNetlinkTests", dependencies: ["Svc2NftCore", "Svc2NftCommandLine", "Svc2NftNetlink", "Svc2NftTestSupport"]),
         .testTarget(
             name: "Svc2NftKernelTests",
             dependencies: ["Svc2NftCore", "Svc2NftNetlink", "Svc2NftTestSupport"]

@@ -28,8 +28,6 @@ public struct Syncer {
     public var probe = KernelProbe()
     /// Whether `probe` passed once (it is not sent again).
     public private(set) var probed = false
-    /// Test-only (`SVC2NFT_TEST_FAULT_CHAIN`): the kernel refuses syncs touching this chain.
-    public var fault: GraphEncoder.Fault? = nil
 
     public init(node: NodeConfig, applier: Applier) {
         self.node = node
@@ -96,7 +94,7 @@ public struct Syncer {
                 probed = true
             }
             let applied =
-                wasFull ? try applier.apply(lowering.graph(), repair: repair, fault: fault) : try applier.apply(changes, fault: fault)
+                wasFull ? try applier.apply(.remembered(lowering), repair: repair) : try applier.apply(changes)
             needsFull = false
             let duration = ContinuousClock.now - start
             let cleaned = conntrack.clean(node: lowering.node)

@@ -1,14 +1,57 @@
 import Foundation
 import Svc2NftCore
 
-/// What `apply` sent.
+/// What `apply` sent, and the ruleset it installed.
 public struct Applied: Sendable {
     public let plan: GraphEncoder.Plan
+    /// Tables, chains and rules of the installed ruleset (for the `applied:` line).
+    public var tables = 0, chains = 0, rules = 0
+    /// The whole graph, when an update built it (the caller may keep it to exit
+    /// without freeing it).
+    public var graph: RuleGraph? = nil
+
+    public init(plan: GraphEncoder.Plan) {
+        self.plan = plan
+    }
 }
 
-/// Installs a rule graph, or deletes our tables, through a transport (one transaction,
-/// except for a `FreshInstall`), and turns the kernel's first error into an
-/// `ApplyError` naming the graph object.
+/// A ruleset for `Applier.apply`, in the two forms it may need: in parts for a fresh
+/// install (each part made while the kernel commits the one before), or whole for an
+/// update. Both must describe the same graph.
+public struct Ruleset: Sendable {
+    public let tables: [(TableFamily, String)]
+    let parts: @Sendable (_ part: (GraphPart) -> Void) -> (chains: Int, rules: Int)
+    let graph: @Sendable () -> RuleGraph
+
+    public init(
+        tables: [(TableFamily, String)], parts: @escaping @Sendable (_ part: (GraphPart) -> Void) -> (chains: Int, rules: Int),
+        graph: @escaping @Sendable () -> RuleGraph
+    ) {
+        self.tables = tables
+        self.parts = parts
+        self.graph = graph
+    }
+
+    /// `cluster` lowered for `node` (`svc2nft apply`).
+    public static func lowering(_ cluster: Cluster, node: NodeConfig) -> Ruleset {
+        Ruleset(
+            tables: IPFamily.allCases.map { (TableFamily($0), node.tableName) },
+            parts: { part in Lowering.lower(cluster, node: node, inParts: part) }, graph: { Lowering.lower(cluster, node: node) })
+    }
+
+    /// What an incremental lowering holds now (`apply --follow`, `run`).
+    public static func remembered(_ lowering: IncrementalLowering) -> Ruleset {
+        Ruleset(
+            tables: IPFamily.allCases.map { (TableFamily($0), lowering.node.tableName) }, parts: { part in lowering.parts(part) },
+            graph: { lowering.graph() })
+    }
+}
+
+/// Installs a ruleset, or deletes our tables, through a transport, and turns the
+/// kernel's first error into an `ApplyError` naming the graph object. The one place
+/// that chooses between a fresh install (the kernel has none of our tables: the
+/// ruleset in parts, see `FreshInstall`) and one update transaction planned from the
+/// kernel's state (`KernelStateDiff`) or from incremental lowering.
 public struct Applier {
     let transport: NetfilterTransport
     /// Tables this applier creates are owned by its socket and persistent (`TableOwnership`).
@@ -19,18 +62,31 @@ public struct Applier {
         self.ownsTables = ownsTables
     }
 
-    /// Replaces our tables with `graph`: reads what the kernel has, then sends the
-    /// `GraphEncoder.Plan`, one transaction (where the kernel has none of our tables
-    /// yet: a `FreshInstall` of the graph in parts). Returns what it sent. With
-    /// `repair`, also reads the live rules and elements (as `diff` does) and rewrites
-    /// kept chains and maps that were edited behind svc2nft's back.
+    /// Replaces our tables with `ruleset`. Where the kernel has none of them, a fresh
+    /// install in parts; otherwise reads what the kernel has (while the graph is built)
+    /// and sends the difference, nothing at all when there is none. With `repair`, also
+    /// reads the live rules and elements (as `diff` does) and rewrites kept chains and
+    /// maps that were edited behind svc2nft's back.
     @discardableResult
-    public func apply(_ graph: RuleGraph, repair: Bool = false, fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> Applied {
-        let current = try kernelState(of: graph.tables.map { ($0.family, $0.name) })
-        if current.isEmpty, !graph.tables.isEmpty {
-            return try installFresh(fault: fault) { part in GraphPart.forEachPart(of: graph, runs: 4, part) }
+    public func apply(_ ruleset: Ruleset, repair: Bool = false) throws(ApplyError) -> Applied {
+        let tables = ruleset.tables
+        guard try hasAny(of: tables) else {
+            var counts = (chains: 0, rules: 0)
+            var applied = try installFresh { part in counts = ruleset.parts(part) }
+            (applied.tables, applied.chains, applied.rules) = (tables.count, counts.chains, counts.rules)
+            return applied
         }
-        return try update(graph, current: current, repair: repair, fault: fault)
+        // The kernel's state (its dump takes about as long as lowering) is read while the graph is built.
+        let reader = UncheckedSendable(self)
+        let (current, graph) = Parallel.pair {
+            Result { () throws(ApplyError) in try reader.value.kernelState(of: tables) }
+        } _: {
+            ruleset.graph()
+        }
+        var applied = try update(graph, current: try current.get(), repair: repair)
+        (applied.tables, applied.chains, applied.rules) = (graph.tables.count, graph.chainCount, graph.ruleCount)
+        applied.graph = graph
+        return applied
     }
 
     /// The netlink port id our commits are sent from (nil for a transport without a socket):
@@ -43,8 +99,8 @@ public struct Applier {
         return false
     }
 
-    /// What the kernel has of these tables (names of chains and sets, no rules); a table
-    /// it does not have is left out.
+    /// What the kernel has of these tables (chains, sets, shared-map elements; no
+    /// rules); a table it does not have is left out.
     public func kernelState(of tables: [(TableFamily, String)]) throws(ApplyError) -> [TableFamily: TableState] {
         var current: [TableFamily: TableState] = [:]
         for (family, name) in tables {
@@ -53,11 +109,9 @@ public struct Applier {
         return current
     }
 
-    /// Sends the one transaction that turns `current` (read with `kernelState`) into `graph`.
-    @discardableResult
-    public func update(
-        _ graph: RuleGraph, current: [TableFamily: TableState], repair: Bool = false, fault: GraphEncoder.Fault? = nil
-    ) throws(ApplyError) -> Applied {
+    /// Sends the one transaction that turns `current` (read with `kernelState`) into
+    /// `graph`; none if the kernel already holds it.
+    func update(_ graph: RuleGraph, current: [TableFamily: TableState], repair: Bool) throws(ApplyError) -> Applied {
         var edited: [TableFamily: Set<String>] = [:]
         for table in graph.tables {
             if repair, current[table.family] != nil, let reader = transport as? NetfilterReader,
@@ -69,14 +123,13 @@ public struct Applier {
                 edited[table.family] = Set(chains).union(sets)
             }
         }
-        return try send(GraphEncoder.plan(graph, current: current, edited: edited, fault: fault, owned: ownsTables))
+        return try send(GraphEncoder.plan(graph, current: current, edited: edited, owned: ownsTables))
     }
 
     /// Sends only differences (`apply --follow`), trusting that the kernel holds what
-    /// the last apply left; reads only the handles of the chains it renames. `fault`:
-    /// see `GraphEncoder.Fault` (a chain this change adds or rewrites gets the bad rule).
+    /// the last apply left; reads only the handles of the chains it renames.
     @discardableResult
-    public func apply(_ changes: [TableChange], fault: GraphEncoder.Fault? = nil) throws(ApplyError) -> Applied {
+    public func apply(_ changes: [TableChange]) throws(ApplyError) -> Applied {
         var handles: [TableFamily: [String: UInt64]] = [:]
         for change in changes {
             for renamed in change.renamedChains {
@@ -87,7 +140,7 @@ public struct Applier {
                 handles[change.family, default: [:]][name] = handle
             }
         }
-        return try send(GraphEncoder.plan(changes, handles: handles, fault: fault))
+        return try send(GraphEncoder.plan(changes, handles: handles, owned: ownsTables))
     }
 
     func send(_ plan: GraphEncoder.Plan) throws(ApplyError) -> Applied {
@@ -105,4 +158,10 @@ public struct Applier {
         if first.errno == 1 /* EPERM */ { throw .permissionDenied }
         throw .kernelRejected(object: batch.objects[first.sequence] ?? .batch, errno: first.errno)
     }
+}
+
+/// Hands a value that one thread uses at a time to another thread.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
 }

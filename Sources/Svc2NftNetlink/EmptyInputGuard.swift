@@ -6,7 +6,7 @@ extension Applier {
     /// pipe) would remove every Service's rules from the node: it asks this first.
     public func holdsServices(_ tables: [(TableFamily, String)]) throws(ApplyError) -> Bool {
         try kernelState(of: tables).values.contains { state in
-            state.chains.keys.contains { TableDiff.Identity($0)?.kind == "svc" }
+            state.chains.keys.contains { ChainIdentity(parsing: $0)?.role == .service }
         }
     }
 }

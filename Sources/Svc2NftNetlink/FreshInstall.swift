@@ -16,7 +16,6 @@ import Svc2NftCore
 /// again, so a refused install leaves no table behind.
 final class FreshInstall: @unchecked Sendable {
     private let applier: Applier
-    private let fault: GraphEncoder.Fault?
     /// Commits batches in order; `sent` and `failure` are only touched on it.
     private let committer = DispatchQueue(label: "svc2nft.fresh-install")
     private var sent: [FinalizedBatch] = []
@@ -25,17 +24,15 @@ final class FreshInstall: @unchecked Sendable {
     private var chains = 0
     private var tables: [(TableFamily, String)] = []
 
-    init(applier: Applier, fault: GraphEncoder.Fault?) {
+    init(applier: Applier) {
         self.applier = applier
-        self.fault = fault
     }
 
     /// Encodes `part` on this thread and queues it for the kernel (unless it is empty).
     func add(_ part: GraphPart) {
         if part.stage == .opening { tables += part.tables.map { ($0.family, $0.name) } }
         if part.stage != .closing { chains += part.tables.reduce(0) { $0 + $1.chains.count } }
-        let batch = Self.batch(part, fault: fault, owned: applier.ownsTables)
-        guard batch.messageCount > 0 else { return }
+        guard let batch = GraphEncoder.plan(Self.changes(part), handles: [:], owned: applier.ownsTables).batches.first else { return }
         let index = parts
         parts += 1
         committer.async { [self] in
@@ -56,8 +53,8 @@ final class FreshInstall: @unchecked Sendable {
         guard failure.part > 0 else { throw failure.error }
         var undo = Batch()
         for (family, name) in tables {
-            GraphEncoder.addTable(family, name, comment: nil, into: &undo)
-            GraphEncoder.deleteTable(family, name, into: &undo)
+            Messages.addTable(family, name, comment: nil, into: &undo)
+            Messages.deleteTable(family, name, into: &undo)
         }
         do {
             try applier.commit(undo.finalize())
@@ -67,32 +64,33 @@ final class FreshInstall: @unchecked Sendable {
         throw failure.error
     }
 
-    /// The transaction of one part.
-    static func batch(_ part: GraphPart, fault: GraphEncoder.Fault?, owned: Bool = false) -> FinalizedBatch {
-        var batch = Batch()
-        for table in part.tables {
+    /// The table changes of one part: the opening creates the tables with their chains
+    /// (base chains still without rules) and empty fixed sets; a run of Services adds
+    /// chains and sets; the closing fills the fixed sets and the base chains.
+    static func changes(_ part: GraphPart) -> [TableChange] {
+        part.tables.map { table in
+            var change = TableChange(family: table.family, table: table.name)
             switch part.stage {
             case .opening:
-                // The base chains' rules come with the closing part.
-                GraphEncoder.encodeCreate(table, fault: fault, owned: owned, withRules: { $0.kind == .regular }, into: &batch)
+                change = .creating(table)
+                change.addedChains = table.chains.map { $0.kind == .regular ? $0 : Chain(name: $0.name, kind: $0.kind, comment: $0.comment, rules: [], owner: $0.owner) }
             case .services:
-                GraphEncoder.encodeCreate(table, fault: fault, addingTable: false, into: &batch)
+                change.addedChains = table.chains
+                change.addedSets = table.sets
             case .closing:
-                for set in table.sets { GraphEncoder.encode(set, table: table, create: false, into: &batch) }
-                for chain in table.chains { GraphEncoder.addRules(of: chain, table: table, fault: fault, into: &batch) }
+                change.rewrittenChains = table.chains
+                for set in table.sets where !set.elements.isEmpty { change.elements[set.name] = ElementChange(added: set.elements) }
             }
+            return change
         }
-        return batch.finalize()
     }
 }
 
 extension Applier {
     /// Installs a graph where the kernel has none of its tables (see `FreshInstall`):
     /// `lowering` hands over the graph's parts, each sent while the next is made.
-    public func installFresh(fault: GraphEncoder.Fault? = nil, _ lowering: (_ part: (GraphPart) -> Void) -> Void) throws(ApplyError)
-        -> Applied
-    {
-        let install = FreshInstall(applier: self, fault: fault)
+    public func installFresh(_ lowering: (_ part: (GraphPart) -> Void) -> Void) throws(ApplyError) -> Applied {
+        let install = FreshInstall(applier: self)
         lowering { install.add($0) }
         return try install.finish()
     }

@@ -32,7 +32,8 @@ public struct KernelProbe: Sendable {
                 for chain in feature.chains { owners[family, default: [:]][chain.name.text] = feature }
                 for set in feature.sets { owners[family, default: [:]][set.name.text] = feature }
             }
-            GraphEncoder.encodeCreate(table, fault: nil, into: &batch)
+            var tally = ChangeEncoder.Tally()
+            ChangeEncoder.encode(.creating(table), handles: [:], into: &batch, tally: &tally)
         }
         return (batch.finalize(commit: false), owners)
     }
@@ -44,7 +45,9 @@ public struct KernelProbe: Sendable {
         for error in errors.sorted(by: { $0.sequence < $1.sequence }) {
             let found: (TableFamily, KernelFeature)?
             switch batch.objects[error.sequence] {
-            case .chain(let family, let name, _), .rule(let family, let name, _, _), .set(let family, let name, _), .elements(let family, let name):
+            case .chain(let family, let name, _), .rule(let family, let name, _, _):
+                found = owners[family]?[name.text].map { (family, $0) }
+            case .set(let family, let name, _), .elements(let family, let name):
                 found = owners[family]?[name.text].map { (family, $0) }
             case .table(let family, _):
                 found = (family, KernelFeature(name: "nf_tables", module: "nf_tables", config: "CONFIG_NF_TABLES", chains: []))

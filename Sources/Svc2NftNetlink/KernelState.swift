@@ -2,8 +2,9 @@ import CNftnl
 import Svc2NftCore
 
 /// What one of our tables holds in the kernel, as far as `apply` needs to know: which
-/// chains exist (and how base chains are hooked) and how each set is defined. Read with
-/// a netlink dump before building the batch.
+/// chains exist (and how base chains are hooked), how each set is defined, and the
+/// elements of each set that is not dynamic (the shared maps). Read with netlink dumps
+/// before planning (`KernelStateDiff`); rules are not read.
 public struct TableState: Equatable, Sendable {
     public var chains: [String: ChainKind]
     public var sets: [String: SetDefinition]
@@ -11,15 +12,19 @@ public struct TableState: Equatable, Sendable {
     public var handles: [String: UInt64]
     /// Chain comments (a rename keeps the old one: the kernel does not update them).
     public var comments: [String: String]
+    /// Elements of the sets that are not dynamic; a set missing here was not read (its
+    /// elements are replaced whole).
+    public var elements: [String: [KernelElement]]
 
     public init(
         chains: [String: ChainKind] = [:], sets: [String: SetDefinition] = [:], handles: [String: UInt64] = [:],
-        comments: [String: String] = [:]
+        comments: [String: String] = [:], elements: [String: [KernelElement]] = [:]
     ) {
         self.chains = chains
         self.sets = sets
         self.handles = handles
         self.comments = comments
+        self.elements = elements
     }
 }
 
@@ -53,50 +58,50 @@ public struct SetDefinition: Equatable, Sendable {
     var isDynamic: Bool { timeoutMilliseconds > 0 }
 }
 
-/// Reads chain and set messages of a dump into a `TableState`.
-enum StateParser {
-    static let hooks: [UInt32: Hook] = [0: .prerouting, 1: .input, 2: .forward, 3: .output, 4: .postrouting]
+/// One set element as the kernel holds it: the key's bytes and, in a verdict map, the
+/// verdict code and chain.
+public struct KernelElement: Hashable, Sendable {
+    public let key: [UInt8]
+    public let verdictCode: Int32?
+    public let chain: String?
 
-    static func chain(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, ChainKind, UInt64, String?)? {
-        guard let chain = nftnl_chain_alloc() else { return nil }
-        defer { nftnl_chain_free(chain) }
-        guard nftnl_chain_nlmsg_parse(header, chain) >= 0,
-            let tableName = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_TABLE.rawValue)), String(cString: tableName) == table,
-            let name = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_NAME.rawValue))
-        else { return nil }
-        var kind = ChainKind.regular
-        if nftnl_chain_is_set(chain, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue)),
-            let hook = hooks[nftnl_chain_get_u32(chain, UInt16(NFTNL_CHAIN_HOOKNUM.rawValue))],
-            let typeName = nftnl_chain_get_str(chain, UInt16(NFTNL_CHAIN_TYPE.rawValue)),
-            let type = ChainType(rawValue: String(cString: typeName))
-        {
-            kind = .base(type, hook, priority: Int(nftnl_chain_get_s32(chain, UInt16(NFTNL_CHAIN_PRIO.rawValue))))
-        }
-        var comment: String? = nil
-        var length: UInt32 = 0
-        if let data = nftnl_chain_get_data(chain, UInt16(NFTNL_CHAIN_USERDATA.rawValue), &length) {
-            comment = UserData.comment(in: Array(UnsafeRawBufferPointer(start: data, count: Int(length))))
-        }
-        return (String(cString: name), kind, nftnl_chain_get_u64(chain, UInt16(NFTNL_CHAIN_HANDLE.rawValue)), comment)
+    public init(key: [UInt8], verdictCode: Int32? = nil, chain: String? = nil) {
+        self.key = key
+        self.verdictCode = verdictCode
+        self.chain = chain
     }
 
-    static func set(_ header: UnsafePointer<nlmsghdr>, table: String) -> (String, SetDefinition)? {
-        guard let set = nftnl_set_alloc() else { return nil }
-        defer { nftnl_set_free(set) }
-        guard nftnl_set_nlmsg_parse(header, set) >= 0,
-            let tableName = nftnl_set_get_str(set, UInt16(NFTNL_SET_TABLE.rawValue)), String(cString: tableName) == table,
-            let name = nftnl_set_get_str(set, UInt16(NFTNL_SET_NAME.rawValue))
-        else { return nil }
-        let flags = nftnl_set_get_u32(set, UInt16(NFTNL_SET_FLAGS.rawValue))
-        if flags & K.u32(NFT_SET_ANONYMOUS) != 0 { return nil }  // anonymous sets die with their rules
-        let timeout =
-            nftnl_set_is_set(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) ? nftnl_set_get_u64(set, UInt16(NFTNL_SET_TIMEOUT.rawValue)) : 0
-        return (
-            String(cString: name),
-            SetDefinition(
-                flags: flags, keyType: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_TYPE.rawValue)),
-                keyLength: nftnl_set_get_u32(set, UInt16(NFTNL_SET_KEY_LEN.rawValue)),
-                isVerdictMap: flags & K.u32(NFT_SET_MAP) != 0, timeoutMilliseconds: timeout)
-        )
+    /// The element `ChangeEncoder` would send for `element`.
+    public init(_ element: SetElement) {
+        let verdict = element.verdict.map(K.verdict)
+        self.init(key: K.keyBytes(element.key), verdictCode: verdict?.code, chain: verdict?.chain)
+    }
+
+    /// The key as graph values, read by the set's key types; nil when the bytes are not
+    /// a key svc2nft writes (someone else added the element).
+    func key(as types: [KeyType]) -> [KeyValue]? {
+        var values: [KeyValue] = []
+        var offset = 0
+        for type in types {
+            let length = K.keyLength(type)
+            guard offset + length <= key.count else { return nil }
+            let field = Array(key[offset..<offset + length])
+            offset += length
+            switch type {
+            case .ipv4Address:
+                values.append(.address(IPAddress(v4: field.reduce(UInt32(0)) { $0 << 8 | UInt32($1) })))
+            case .ipv6Address:
+                let high = field[0..<8].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                let low = field[8..<16].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+                values.append(.address(IPAddress(v6: high, low)))
+            case .inetProtocol:
+                guard let proto = L4Protocol.allCases.first(where: { $0.number == field[0] }) else { return nil }
+                values.append(.proto(proto))
+            case .inetService:
+                values.append(.port(UInt16(field[0]) << 8 | UInt16(field[1])))
+            }
+        }
+        guard offset == key.count, K.keyBytes(values) == key else { return nil }
+        return values
     }
 }

@@ -91,6 +91,10 @@ public struct LiveTable: Equatable, Sendable {
         }
     }
 
+    static func elementText(_ element: KernelElement) -> String {
+        elementText(key: element.key, verdict: element.verdictCode.map { code in (code, element.chain) })
+    }
+
     static func elementText(key: [UInt8], verdict: (code: Int32, chain: String?)?) -> String {
         let hex = key.map { String($0, radix: 16).leftPadded(2) }.joined()
         guard let verdict else { return hex }

@@ -5,44 +5,8 @@ import Svc2NftCore
 /// Service addresses differ, and edits made behind svc2nft's back (rules added to or
 /// removed from a chain, foreign chains or sets). Empty when they are equal.
 public enum TableDiff {
-    /// "shop/web/tcp/http" and, for endpoint chains, "10.244.1.5/8080" from a chain or
-    /// set name such as `ep-shop/web/tcp/http__10.244.1.5/8080_k3jd9x2a`.
-    struct Identity: Hashable, Comparable {
-        let kind: String
-        let port: String
-        let endpoint: String?
-
-        init?(_ name: String) {
-            guard let dash = name.firstIndex(of: "-") else { return nil }
-            let kind = String(name[..<dash])
-            guard ["svc", "local", "ext", "fw", "ep", "aff"].contains(kind) else { return nil }
-            var rest = String(name[name.index(after: dash)...])
-            if let underscore = rest.range(of: "_", options: .backwards), rest[underscore.upperBound...].count == 8 {
-                rest = String(rest[..<underscore.lowerBound])
-            }
-            if let pick = rest.range(of: "/pick") { rest = String(rest[..<pick.lowerBound]) }  // a policy chain's pick group
-            let parts = rest.components(separatedBy: "__")
-            self.kind = kind
-            port = parts[0]
-            endpoint = parts.count > 1 ? parts[1] : nil
-        }
-
-        /// "shop/web:http (tcp)"
-        var service: String {
-            let pieces = port.split(separator: "/")
-            guard pieces.count == 4 else { return port }
-            return "\(pieces[0])/\(pieces[1]):\(pieces[3]) (\(pieces[2]))"
-        }
-
-        var endpointText: String? {
-            guard let endpoint, let slash = endpoint.lastIndex(of: "/") else { return nil }
-            var address = String(endpoint[..<slash])
-            if address.filter({ $0 == "." }).count != 3 { address = "[" + address.replacingOccurrences(of: ".", with: ":") + "]" }
-            return "\(address):\(endpoint[endpoint.index(after: slash)...])"
-        }
-
-        static func < (a: Identity, b: Identity) -> Bool { (a.port, a.kind, a.endpoint ?? "") < (b.port, b.kind, b.endpoint ?? "") }
-    }
+    /// The Service port a chain or set name belongs to (nil: a fixed or foreign name).
+    static func port(_ name: String) -> ServicePortName? { ChainIdentity(parsing: name)?.servicePort }
 
     public static func compare(expected: LiveTable, live: LiveTable?, family: TableFamily, table: String) -> [String] {
         guard let live else { return ["table \(family.rawValue) \(table) is absent: everything would be added"] }
@@ -51,23 +15,23 @@ public enum TableDiff {
         let liveNames = Set(live.chains.keys)
 
         // Service ports, by the identity in their chain names.
-        var byPort: [String: (expected: Set<String>, live: Set<String>)] = [:]
+        var byPort: [ServicePortName: (expected: Set<String>, live: Set<String>)] = [:]
         for name in expectedNames.union(liveNames) {
-            guard let id = Identity(name) else { continue }
-            var entry = byPort[id.port] ?? ([], [])
+            guard let port = port(name) else { continue }
+            var entry = byPort[port] ?? ([], [])
             if expectedNames.contains(name) { entry.expected.insert(name) }
             if liveNames.contains(name) { entry.live.insert(name) }
-            byPort[id.port] = entry
+            byPort[port] = entry
         }
         for (port, entry) in byPort.sorted(by: { $0.key < $1.key }) where entry.expected != entry.live {
-            let service = Identity("svc-\(port)")!.service
+            let service = port.readable
             if entry.live.isEmpty {
                 lines.append("added: Service port \(service) is not in the kernel")
             } else if entry.expected.isEmpty {
                 lines.append("removed: Service port \(service) is in the kernel but not in the input")
             } else {
                 func endpoints(_ names: Set<String>) -> Set<String> {
-                    Set(names.compactMap { Identity($0) }.filter { $0.kind == "ep" }.compactMap(\.endpointText))
+                    Set(names.compactMap { ChainIdentity(parsing: $0) }.filter { $0.role == .endpoint }.compactMap(\.endpoint?.readable))
                 }
                 let added = endpoints(entry.expected).subtracting(endpoints(entry.live)).sorted()
                 let removed = endpoints(entry.live).subtracting(endpoints(entry.expected)).sorted()
@@ -80,17 +44,17 @@ public enum TableDiff {
         }
 
         // Fixed chains, and chains no svc2nft ruleset has.
-        for name in expectedNames.subtracting(liveNames).sorted() where Identity(name) == nil {
+        for name in expectedNames.subtracting(liveNames).sorted() where port(name) == nil {
             lines.append("missing: chain \(name)")
         }
-        for name in liveNames.subtracting(expectedNames).sorted() where Identity(name) == nil {
+        for name in liveNames.subtracting(expectedNames).sorted() where port(name) == nil {
             lines.append("foreign: chain \(name) is not part of svc2nft's ruleset")
         }
 
         // Same chain, other rules: an edit behind svc2nft's back.
         for name in expectedNames.intersection(liveNames).sorted() where expected.chains[name] != live.chains[name] {
             let want = expected.chains[name] ?? [], have = live.chains[name] ?? []
-            let whose = Identity(name).map { " (Service \($0.service))" } ?? ""
+            let whose = port(name).map { " (Service \($0.readable))" } ?? ""
             if have.count != want.count {
                 lines.append("edited: chain \(name)\(whose) has \(have.count) rule\(have.count == 1 ? "" : "s"), expected \(want.count)")
             } else {
@@ -102,8 +66,8 @@ public enum TableDiff {
         // Sets: fixed ones compared element by element; per-Service ones by name.
         for name in Set(expected.sets.keys).union(live.sets.keys).sorted() {
             let want = expected.sets[name], have = live.sets[name]
-            if Identity(name) != nil {
-                if want == nil && have != nil && !byPort.keys.contains(Identity(name)!.port) {
+            if let owner = port(name) {
+                if want == nil && have != nil && !byPort.keys.contains(owner) {
                     lines.append("foreign: set \(name)")
                 }
                 if let want, let have, want != have { lines.append("edited: map \(name) has other elements than its name says") }
@@ -132,8 +96,8 @@ public enum TableDiff {
         func services(_ elements: Set<String>) -> [String] {
             Set(
                 elements.compactMap { element -> String? in
-                    guard let chain = element.split(separator: " ").last, let id = Identity(String(chain)) else { return nil }
-                    return id.service
+                    guard let chain = element.split(separator: " ").last, let port = port(String(chain)) else { return nil }
+                    return port.readable
                 }
             ).sorted()
         }

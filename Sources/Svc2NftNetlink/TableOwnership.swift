@@ -37,7 +37,7 @@ extension Applier {
     /// in a batch that is never committed (as `KernelProbe`).
     public func supportsTableOwnership() throws(ApplyError) -> Bool {
         var batch = Batch()
-        GraphEncoder.addTable(.ip, KernelProbe.tableName, comment: nil, owned: true, into: &batch)
+        Messages.addTable(.ip, KernelProbe.tableName, comment: nil, owned: true, into: &batch)
         let errors = try transport.send(batch.finalize(commit: false))
         if errors.contains(where: { $0.errno == EPERM }) { throw .permissionDenied }
         return errors.isEmpty
@@ -50,7 +50,7 @@ extension Applier {
         var refusals: [TableOwnership.Refusal] = []
         for (family, name) in tables where try transport.exists(family, table: name) {
             var batch = Batch()
-            GraphEncoder.addTable(family, name, comment: nil, owned: true, into: &batch)
+            Messages.addTable(family, name, comment: nil, owned: true, into: &batch)
             if let error = try transport.send(batch.finalize()).first {
                 refusals.append(TableOwnership.Refusal(family: family, table: name, errno: error.errno))
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 
 /// `svc2nft compile`: print the ruleset `apply` would install, as an `nft -f` script.
@@ -18,7 +19,7 @@ struct Compile: ParsableCommand {
                 if written < 0 {
                     if errno == EINTR { continue }
                     Pipeline.printError("error: writing the ruleset: \(String(cString: strerror(errno)))")
-                    Foundation.exit(1)
+                    Foundation.exit(Failure.output.exitCode)
                 }
                 rest = UnsafeRawBufferPointer(rebasing: rest[written...])
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 import Svc2NftNetlink
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 
 /// `svc2nft explain`: where does this packet go, and why?

@@ -10,8 +10,10 @@ enum Failure: Error {
     /// `diff` found differences: exit 1.
     case differences
     /// `run` could not start: the node lock is held, or the kubeconfig or credentials
-    /// cannot be used: exit 1.
+    /// cannot be used: exit 1. (Also `apply` and `delete` when the lock is held.)
     case cannotStart
+    /// The result could not be written (standard output closed or full): exit 1.
+    case output
     /// Bad input, or a bad option: exit 2, before anything was sent.
     case badInput
     /// `diff` could not read the kernel's tables: exit 3, so scripts can tell it from
@@ -20,7 +22,7 @@ enum Failure: Error {
 
     var exitCode: Int32 {
         switch self {
-        case .kernel, .differences, .cannotStart: 1
+        case .kernel, .differences, .cannotStart, .output: 1
         case .badInput: 2
         case .kernelUnreadable: 3
         }

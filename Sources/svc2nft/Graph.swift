@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 
 /// `svc2nft graph`: draw how traffic enters and where it goes.

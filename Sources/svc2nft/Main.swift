@@ -40,7 +40,7 @@ struct Svc2Nft: AsyncParsableCommand {
 /// written with one dash. swift-argument-parser knows `--flag` and `--no-flag`; this
 /// rewrites the Go forms of svc2nft's boolean flags into those.
 enum GoFlags {
-    static let booleans = ["masquerade-all", "own-tables"]
+    static let booleans = ["masquerade-all", "own-tables", "self-healing"]
 
     static func rewrite(_ arguments: [String]) -> [String] {
         arguments.map { argument in

@@ -1,4 +1,5 @@
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 
 /// The shared front half of every command: read and validate input, print notes and

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Svc2NftAgent
+import Svc2NftCommandLine
 import Svc2NftCore
 import Svc2NftHealth
 import Svc2NftKube
@@ -32,6 +33,11 @@ struct Run: AsyncParsableCommand {
         name: .customLong("own-tables"), inversion: .prefixedNo,
         help: "Own our tables while running, where the kernel can keep them after exit (Linux 6.9+): others cannot flush or delete them (default true).")
     var ownTables = true
+
+    @Flag(
+        name: .customLong("self-healing"), inversion: .prefixedNo,
+        help: "Repair other processes' changes to our tables at once, not only every --sync-period (default true).")
+    var selfHealing = true
 
     @Flag(name: .customLong("allow-empty"), help: "Apply a cluster without Services even where our tables hold rules.")
     var allowEmpty = false
@@ -67,7 +73,7 @@ struct Run: AsyncParsableCommand {
         if let file, !file.ignored.isEmpty {
             logger.warning("--config: svc2nft ignores \(file.ignored.joined(separator: ", "))")
         }
-        let lock = Apply.lockNode()
+        let lock = try Apply.lockNode()
         let client: APIClient
         let applier: Applier
         do {
@@ -121,6 +127,7 @@ struct Run: AsyncParsableCommand {
         settings.syncPeriod = period
         settings.detectLocalMode = mode
         settings.allowEmpty = allowEmpty
+        settings.selfHealing = selfHealing
         return settings
     }
 

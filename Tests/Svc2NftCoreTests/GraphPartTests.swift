@@ -4,7 +4,8 @@ import Svc2NftTestSupport
 import Testing
 
 /// A graph lowered in parts (for a fresh install that starts before all is lowered) is
-/// exactly the graph `Lowering.lower` gives, and so is a whole graph cut into parts.
+/// exactly the graph `Lowering.lower` gives (`IncrementalLoweringTests` checks the same
+/// splitter over remembered contributions).
 @Suite struct GraphPartTests {
     static let node = NodeConfig(nodeName: "node-a", nodeIPs: [IPAddress("10.0.0.1")!], clusterCIDRs: [CIDR("10.244.0.0/16")!])
 
@@ -51,18 +52,12 @@ import Testing
         #expect(parts.count == expectedRuns + 2)
         #expect(Self.assembled(parts) == graph.tables, "the parts must make the graph")
         #expect(counts.chains == graph.chainCount && counts.rules == graph.ruleCount)
-        for runs in [1, 3, 4] {
-            var cut: [GraphPart] = []
-            GraphPart.forEachPart(of: graph, runs: runs) { cut.append($0) }
-            #expect(cut.count == runs + 2)
-            #expect(Self.assembled(cut) == graph.tables, "a graph cut in \(runs) runs must make the graph")
-            // A run ends where a Service's chains end: no Service is split between runs.
-            var seen: Set<ServiceID> = []
-            for part in cut where part.stage == .services {
-                let services = Set(part.tables.flatMap { $0.chains.compactMap(\.owner?.service) })
-                #expect(seen.isDisjoint(with: services))
-                seen.formUnion(services)
-            }
+        // A run ends where a Service's chains end: no Service is split between runs.
+        var seen: Set<ServiceID> = []
+        for part in parts where part.stage == .services {
+            let services = Set(part.tables.flatMap { $0.chains.compactMap(\.owner?.service) })
+            #expect(seen.isDisjoint(with: services))
+            seen.formUnion(services)
         }
     }
 

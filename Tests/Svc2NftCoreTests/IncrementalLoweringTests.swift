@@ -1,12 +1,14 @@
 import Foundation
+import Svc2NftCommandLine
 import Svc2NftCore
 import Svc2NftTestSupport
 import Testing
 
-/// `apply --follow` lowers only what changed and sends differences. Here the
-/// differences, replayed on a table held in memory, must give exactly the table a full
-/// lowering of the same objects gives: after adding objects one by one in random order,
-/// after deleting some, and after modifying some.
+/// `apply --follow` lowers only what changed and sends differences. Here the tables it
+/// remembers must be exactly a full lowering of the same objects, whole and in parts,
+/// after adding objects one by one in random order, after deleting some, and after
+/// modifying some. (`IncrementalOnFakeTests` sends the differences themselves to
+/// `NftFake` and compares with a fresh install.)
 @Suite struct IncrementalLoweringTests {
     static let fixtures = Fixture.all.filter { $0.exists("expected.nft") && !$0.arguments.contains("--keep-going") }.map(\.name)
 
@@ -22,26 +24,27 @@ import Testing
         var generator = SeededGenerator(seed: 7)
         var store = ClusterStore()
         var incremental = IncrementalLowering(node: node)
-        var replayed = Lowering.lower(Cluster(services: [], slices: [:]), node: node)
 
         func step(_ event: ObjectEvent) throws {
-            let touched = try store.apply(event)
-            for change in incremental.update(touched, from: store) { replayed = Self.replay(change, on: replayed) }
+            _ = incremental.update(try store.apply(event), from: store)
             let full = Lowering.lower(store.cluster, node: node)
-            #expect(Self.canonical(replayed) == Self.canonical(full), "\(name): after \(event.change) of \(event.object.path)")
-            #expect(incremental.graph().tables == full.tables, "\(name): assembled graph")
+            #expect(incremental.graph().tables == full.tables, "\(name): after \(event.change) of \(event.object.path)")
         }
 
         for object in objects.shuffled(using: &generator) { try step(ObjectEvent(change: .upsert, object: object)) }
         let full = Lowering.lower(store.cluster, node: node)
         #expect(NftText.render(incremental.graph()) == NftText.render(RuleGraph(tables: full.tables, notes: [])))
+        var parts: [GraphPart] = []
+        let counts = incremental.parts { parts.append($0) }
+        #expect(GraphPartTests.assembled(parts) == full.tables, "\(name): the remembered lowering in parts must make the graph")
+        #expect(counts.chains == full.chainCount && counts.rules == full.ruleCount)
 
         // Delete a third, then put them back, then delete everything.
         let some = objects.shuffled(using: &generator).prefix(max(1, objects.count / 3))
         for object in some { try step(ObjectEvent(change: .delete, object: object)) }
         for object in some { try step(ObjectEvent(change: .upsert, object: object)) }
         for object in objects.shuffled(using: &generator) { try step(ObjectEvent(change: .delete, object: object)) }
-        #expect(replayed.tables.allSatisfy { $0.chains.allSatisfy { $0.owner == nil } }, "\(name): per-Service chains left")
+        #expect(incremental.graph().tables.allSatisfy { $0.chains.allSatisfy { $0.owner == nil } }, "\(name): per-Service chains left")
     }
 
     /// A Service's endpoints change: only that Service's chains move, and the dispatch
@@ -122,59 +125,8 @@ import Testing
         """
     }
 
-    /// A table's objects as a canonical text, independent of order.
-    static func canonical(_ graph: RuleGraph) -> [String] {
-        graph.tables.map { table in
-            let sets = table.sets.map {
-                NftText.render(
-                    RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [$0], chains: [])], notes: []))
-            }
-            let chains = table.chains.map {
-                NftText.render(
-                    RuleGraph(tables: [Table(family: table.family, name: table.name, comment: nil, sets: [], chains: [$0])], notes: []))
-            }
-            return (sets.sorted() + chains.sorted()).joined(separator: "\n")
-        }
-    }
-
-    /// What the kernel does with a change.
-    static func replay(_ change: TableChange, on graph: RuleGraph) -> RuleGraph {
-        var tables = graph.tables
-        guard let index = tables.firstIndex(where: { $0.family == change.family }) else { return graph }
-        var table = tables[index]
-        let removedChains = Set(change.removedChains.map(\.name) + change.renamedChains.map(\.old.name))
-        let removedSets = Set(change.removedSets.map(\.name))
-        // A renamed chain is the same chain: whatever pointed at it shows the new name.
-        let names = Dictionary(uniqueKeysWithValues: change.renamedChains.map { ($0.old.name, $0.new.name) })
-        table.chains = table.chains.filter { !removedChains.contains($0.name) } + change.addedChains + change.renamedChains.map(\.new)
-        table.sets = table.sets.filter { !removedSets.contains($0.name) } + change.addedSets
-        for index in table.sets.indices { table.sets[index].elements = table.sets[index].elements.map { $0.retargeted(names) } }
-        for (name, elements) in change.elements {
-            guard let at = table.sets.firstIndex(where: { $0.name == name }) else { continue }
-            let removedKeys = Set(elements.removed.map(\.key))
-            table.sets[at].elements = (table.sets[at].elements.filter { !removedKeys.contains($0.key) } + elements.added)
-                .sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        }
-        tables[index] = table
-        return RuleGraph(tables: tables, notes: graph.notes)
-    }
-
+    /// A fixture's node, read from its `args` as the `svc2nft` commands read them.
     static func nodeConfig(_ arguments: [String]) -> NodeConfig? {
-        var node = NodeConfig()
-        var rest = arguments[...]
-        while let flag = rest.popFirst() {
-            switch flag {
-            case "--node-name": node.nodeName = rest.popFirst()
-            case "--node-zone": node.nodeZone = rest.popFirst()
-            case "--node-ip": node.nodeIPs.append(IPAddress(rest.popFirst() ?? "")!)
-            case "--cluster-cidr": node.clusterCIDRs.append(CIDR(rest.popFirst() ?? "")!)
-            case "--nodeport-addresses": node.nodePortAddresses.append(CIDR(rest.popFirst() ?? "")!)
-            case "--service-cidr": node.serviceCIDRs += (rest.popFirst() ?? "").split(separator: ",").map { CIDR(String($0))! }
-            case "--masquerade-all": node.masqueradeAll = true
-            case "--table": node.tableName = rest.popFirst() ?? ""
-            default: return nil
-            }
-        }
-        return node
+        try? NodeOptions.parse(arguments).nodeConfig()
     }
 }

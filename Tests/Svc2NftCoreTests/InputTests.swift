@@ -226,15 +226,15 @@ import Testing
     @Test func longNamesAreHashedDeterministically() {
         let long = "ep-" + String(repeating: "a", count: 300)
         let name = ChainName(long)
-        #expect(name.text.utf8.count == ObjectName.maxLength)
+        #expect(name.text.utf8.count == NftIdentifier.maxLength)
         #expect(name == ChainName(long))
         #expect(name != ChainName(long + "b"))
-        #expect(ObjectName.isIdentifier(name.text))
+        #expect(NftIdentifier.isIdentifier(name.text))
     }
 
     @Test(arguments: ["a b", "x\"y", "x;y", "x{y", "-x", "", "x\ny", "x@y"])
     func identifiersRefuseNftSyntax(_ text: String) {
-        #expect(!ObjectName.isIdentifier(text))
+        #expect(!NftIdentifier.isIdentifier(text))
     }
 
     @Test func commentsCannotEscapeTheirQuotes() {

@@ -2,11 +2,10 @@ import Foundation
 import Svc2NftTestSupport
 import Testing
 
-/// Restarting `run` on an unchanged cluster creates, rewrites and deletes no chain, leaves
-/// the listing byte-identical, and deletes no conntrack entry, so a rollout of the
-/// DaemonSet costs the node's traffic nothing. (Its first sync still refills the
-/// dispatch maps with the same elements: sending nothing at all needs the kernel's
-/// generation recorded across restarts, issue 18.)
+/// Restarting `run` on an unchanged cluster sends nothing to the kernel (its first full
+/// sync reads the tables, chains, sets and dispatch-map elements and finds nothing to
+/// change), leaves the listing byte-identical, and deletes no conntrack entry, so a
+/// rollout of the DaemonSet costs the node's traffic nothing.
 @Suite struct RunRestartTests {
     @Test func aRestartOnAnUnchangedClusterChangesNothing() throws {
         if RunAgentTests.skip("run: quiet restart") { return }
@@ -17,14 +16,26 @@ import Testing
         try bed.startAPI()
         try bed.startAgent()
         #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "\(bed.log)")
+        // A UDP flow of the node's own to the DNS Service: a conntrack entry the restart must keep.
+        let send = try bed.node.run([
+            "python3", "-c",
+            "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('0.0.0.0', 40053)); s.sendto(b'x', ('10.96.0.53', 53))",
+        ])
+        #expect(send.status == 0, "\(send.stderr)")
+        func dnsEntries() throws -> [String] {
+            try bed.node.run(["cat", "/proc/net/nf_conntrack"]).stdout.split(separator: "\n").map(String.init)
+                .filter { $0.contains("dst=10.96.0.53") && $0.contains("sport=40053") }
+        }
+        #expect(try dnsEntries().count == 1, "the datagram made a conntrack entry")
         let before = try bed.node.listOurTables()
         #expect(bed.stopAgent() == 0)
 
         try bed.startAgent()
         #expect(bed.eventually { bed.log.contains("applied (full)") }, "\(bed.log)")
         let first = bed.log.split(separator: "\n").first { $0.contains("applied (full)") } ?? ""
-        #expect(first.contains("0 chains created, 0 rewritten in place, 0 deleted"), "the restart changed chains: \(first)")
+        #expect(first.contains("sent nothing: the kernel holds this ruleset"), "the restart sent something: \(first)")
         #expect(bed.log.contains("conntrack: removed 0 stale"), "the restart looked at conntrack and deleted nothing:\n\(bed.log)")
+        #expect(try dnsEntries().count == 1, "the restart kept the UDP flow's conntrack entry")
         #expect(try bed.node.listOurTables() == before)
         #expect(try bed.get("10.96.0.10") == "10.244.1.5")
     }

@@ -91,7 +91,7 @@ public struct TrafficGraph: Sendable {
                         rule.exprs.dropLast().allSatisfy({ if case .randomPick = $0 { true } else { false } })
                     else { return nil }
                     if let endpoint = Self.dnatTarget(chains[target]) { return [endpoint] }
-                    guard target.text.contains("/pick"), let group = chains[target] else { return nil }
+                    guard target.identity?.pickGroup != nil, let group = chains[target] else { return nil }
                     let members = group.rules.map(pick)
                     return members.contains { $0 == nil } ? nil : members.flatMap { $0! }
                 }
@@ -101,7 +101,7 @@ public struct TrafficGraph: Sendable {
                 }
                 for rule in chain.rules where pick(rule) == nil {
                     for expr in rule.exprs {
-                        if case .verdict(.goto(let target)) = expr, !target.text.hasPrefix("mark-") {
+                        if case .verdict(.goto(let target)) = expr, target != BaseChains.markForMasquerade {
                             follow(target, from: id, label: rule.comment?.text ?? (masquerades ? "masqueraded" : ""))
                         }
                     }

@@ -53,27 +53,28 @@ public struct IncrementalLowering: Sendable {
             }, notes: [])
     }
 
-    /// One Service's chains and sets before and after; a chain whose unversioned name
-    /// is in both is renamed, not removed and added.
+    /// The same tables in the parts of a fresh install (`Lowering.inParts`).
+    public func parts(_ part: (GraphPart) -> Void) -> (chains: Int, rules: Int) {
+        let order = lowered.keys.sorted()
+        return Lowering.inParts(serviceCount: order.count, node: node, part) { run in
+            order[run].map { id in IPFamily.allCases.map { lowered[id]?[$0] ?? [] } }
+        }
+    }
+
+    /// One Service's chains and sets before and after; a chain with an older version
+    /// among the old ones is renamed, not removed and added (`ChainPairing`).
     static func diff(_ old: [PortContribution], _ new: [PortContribution], into change: inout TableChange) {
         let oldChains = old.flatMap(\.chains), newChains = new.flatMap(\.chains)
         let oldNames = Set(oldChains.map(\.name)), newNames = Set(newChains.map(\.name))
-        var removed: [Substring: Chain] = [:]
-        for chain in oldChains where !newNames.contains(chain.name) { removed[chain.name.unversioned] = chain }
-        for chain in newChains where !oldNames.contains(chain.name) {
-            // A rename keeps the old chain's comment (the kernel ignores new user data).
-            if let previous = removed[chain.name.unversioned], previous.comment == chain.comment {
-                removed[chain.name.unversioned] = nil
-                change.renamedChains.append(RenamedChain(old: previous, new: chain))
-            } else {
-                change.addedChains.append(chain)
-            }
-        }
-        change.removedChains += oldChains.filter { removed[$0.name.unversioned]?.name == $0.name }
+        let paired = ChainPairing.pair(
+            leaving: oldChains.filter { !newNames.contains($0.name) }, arriving: newChains.filter { !oldNames.contains($0.name) })
+        change.renamedChains += paired.renamed
+        change.addedChains += paired.added
+        change.removedChains += paired.removed
         let oldSets = Set(old.flatMap(\.sets).map(\.name))
         let newSets = Set(new.flatMap(\.sets).map(\.name))
         change.addedSets += new.flatMap(\.sets).filter { !oldSets.contains($0.name) }
-        change.removedSets += old.flatMap(\.sets).filter { !newSets.contains($0.name) }
+        change.removedSets += old.flatMap(\.sets).map(\.name).filter { !newSets.contains($0) }
     }
 }
 

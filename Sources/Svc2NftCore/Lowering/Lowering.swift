@@ -21,6 +21,25 @@ public enum Lowering {
     public static func lower(
         _ cluster: Cluster, node: NodeConfig, inParts part: (GraphPart) -> Void
     ) -> (chains: Int, rules: Int) {
+        inParts(serviceCount: cluster.services.count, node: node, part) { run in
+            Array(run).orderedParallelMap { index in
+                let service = cluster.services[index]
+                return IPFamily.allCases.map {
+                    contributions(of: service, slices: cluster.slices[service.id] ?? [], node: node, family: $0)
+                }
+            }
+        }
+    }
+
+    /// The one splitter of a ruleset into the parts of a fresh install (`GraphPart`):
+    /// `contributions` gives, for a run of Service indices, each Service's contributions
+    /// per family (in `IPFamily.allCases` order), lowered now (`lower(_:node:inParts:)`)
+    /// or remembered (`IncrementalLowering.parts`). The parts, in order, make up exactly
+    /// the graph `assemble` makes of the same contributions.
+    static func inParts(
+        serviceCount: Int, node: NodeConfig, _ part: (GraphPart) -> Void,
+        contributions: (Range<Int>) -> [[[PortContribution]]]
+    ) -> (chains: Int, rules: Int) {
         let families = IPFamily.allCases
         func table(_ family: IPFamily, sets: [NamedSet], chains: [Chain]) -> Table {
             Table(family: TableFamily(family), name: node.tableName, comment: tableComment, sets: sets, chains: chains)
@@ -42,12 +61,8 @@ public enum Lowering {
                         table(families[f], sets: BaseChains.sets(node, family: families[f]).map(\.withoutElements), chains: leading[f])
                     })))
         var lowered: [[[PortContribution]]] = families.map { _ in [] }
-        for run in runs(cluster.services.count) {
-            let services = cluster.services[run]
-            let perService = Array(services.indices).orderedParallelMap { index in
-                let service = cluster.services[index]
-                return families.map { contributions(of: service, slices: cluster.slices[service.id] ?? [], node: node, family: $0) }
-            }
+        for run in runs(serviceCount) {
+            let perService = contributions(run)
             let tables = families.indices.map { f in
                 let contributed = perService.map { $0[f] }
                 lowered[f] += contributed
@@ -128,7 +143,7 @@ public enum Lowering {
     static func serviceChains(_ lowered: [[PortContribution]], after leading: [Chain] = []) -> [Chain] {
         var chains = leading
         chains.reserveCapacity(leading.count + lowered.reduce(0) { $0 + $1.reduce(0) { $0 + $1.chains.count } })
-        var order: [(name: ObjectName, port: Int, chain: Int)] = []
+        var order: [(name: ChainName, port: Int, chain: Int)] = []
         for service in lowered {
             order.removeAll(keepingCapacity: true)
             for (p, contribution) in service.enumerated() {
@@ -166,7 +181,7 @@ public enum Lowering {
 
 extension Array {
     /// Sorted by a name, moving indices rather than the (large) elements while sorting.
-    func sortedByName(_ name: (Element) -> ObjectName) -> [Element] {
+    func sortedByName<Kind>(_ name: (Element) -> ObjectName<Kind>) -> [Element] {
         let names = map(name)
         return indices.sorted { names[$0] < names[$1] }.map { self[$0] }
     }

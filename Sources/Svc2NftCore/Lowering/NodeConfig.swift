@@ -47,7 +47,7 @@ public struct NodeConfig: Sendable, Hashable {
     /// Table names must be plain nft identifiers and not nft keywords, which nft refuses
     /// as names: letters, digits, `-`, `_`, starting with a letter, at most 64 bytes.
     public static func isValidTableName(_ name: String) -> Bool {
-        guard name.utf8.count <= 64, ObjectName.isIdentifier(name), !name.contains("/"), !name.contains(".") else { return false }
+        guard name.utf8.count <= 64, NftIdentifier.isIdentifier(name), !name.contains("/"), !name.contains(".") else { return false }
         return !nftKeywords.contains(name)
     }
 

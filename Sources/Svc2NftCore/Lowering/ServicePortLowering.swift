@@ -20,7 +20,8 @@ struct ServicePortLowering {
     let selection: EndpointSelection
 
     let owner: Owner
-    /// `namespace/name/protocol/port`, the readable core of every name below.
+    /// `namespace/name/protocol/port`, the readable core of every name below
+    /// (`ChainIdentity` builds and parses them).
     let identity: String
     /// The comment of every endpoint chain of this port (built once per port: there are
     /// ten endpoint chains per port in a typical cluster).
@@ -34,10 +35,12 @@ struct ServicePortLowering {
         self.clusterIP = clusterIP
         self.selection = selection
         owner = Owner(service: service.id, port: port.label)
-        identity = "\(service.id.namespace)/\(service.id.name)/\(port.protocol.rawValue)/\(port.label)"
+        identity = ServicePortName(service: service.id, protocolName: port.protocol.rawValue, port: port.label).text
         endpointComment = Comment("\(owner) endpoint")
     }
-    func endpointIdentity(_ e: PortEndpoint) -> String { "\(identity)__\(e.address.identifierText)/\(e.port)" }
+    func name(_ role: ChainIdentity.Role, _ e: PortEndpoint? = nil) -> String {
+        ChainIdentity.unversionedName(role, portText: identity, endpoint: e.map { EndpointName(address: $0.address, port: Int($0.port)) })
+    }
 
     var affinityTimeout: Int? {
         if case .clientIP(let timeout) = service.sessionAffinity { return timeout }
@@ -46,7 +49,7 @@ struct ServicePortLowering {
 
     func affinitySet(_ e: PortEndpoint) -> SetName {
         Versioning.setName(
-            "aff-\(endpointIdentity(e))", keyType: [KeyType.address(family)], isVerdictMap: false, timeoutSeconds: affinityTimeout)
+            name(.affinity, e), keyType: [KeyType.address(family)], isVerdictMap: false, timeoutSeconds: affinityTimeout)
     }
 
     var podCIDRs: [CIDR] { node.clusterCIDRs.filter { $0.family == family }.sorted() }
@@ -93,7 +96,7 @@ struct ServicePortLowering {
         var localChain: ChainName? = nil
         if usesClusterChain {
             let (chain, groups) = policyChain(
-                "svc", endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules,
+                .service, endpoints: s.cluster, names: endpointChains, leading: service.internalPolicyLocal ? [] : internalRules,
                 what: "cluster policy")
             clusterChain = chain.name
             out.chains += groups
@@ -101,7 +104,7 @@ struct ServicePortLowering {
         }
         if usesLocalChain {
             let (chain, groups) = policyChain(
-                "local", endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [],
+                .local, endpoints: s.local, names: endpointChains, leading: service.internalPolicyLocal ? internalRules : [],
                 what: "local policy")
             localChain = chain.name
             out.chains += groups
@@ -186,7 +189,7 @@ struct ServicePortLowering {
         }
         let operand: AddressOperand = allowed.count == 1 ? .prefix(allowed.first!) : .prefixes(allowed.sorted())
         return Versioning.chain(
-            "fw-\(identity)", comment: "\(owner) loadBalancerSourceRanges",
+            name(.firewall), comment: "\(owner) loadBalancerSourceRanges",
             rules: [
                 Rule([.address(.source, negated: true, operand), .verdict(.drop)])
             ], owner: owner)
@@ -214,12 +217,12 @@ struct ServicePortLowering {
         if let policyChain {
             rules.append(Rule([.verdict(.goto(policyChain))]))
         }
-        return Versioning.chain("ext-\(identity)", comment: "\(owner) external traffic", rules: rules, owner: owner)
+        return Versioning.chain(name(.external), comment: "\(owner) external traffic", rules: rules, owner: owner)
     }
 
     /// `svc-…` / `local-…`: affinity lookups, then a random pick among `endpoints`
     /// (with the group chains of a large pick).
-    func policyChain(_ prefix: String, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String)
+    func policyChain(_ role: ChainIdentity.Role, endpoints: [PortEndpoint], names: [PortEndpoint: ChainName], leading: [Rule], what: String)
         -> (policy: Chain, groups: [Chain])
     {
         var rules = leading
@@ -229,7 +232,7 @@ struct ServicePortLowering {
             }
         }
         let verdicts: [Verdict] = endpoints.map { .goto(names[$0]!) }
-        return Versioning.policyChain("\(prefix)-\(identity)", comment: "\(owner) \(what)", rules: rules, verdicts: verdicts, owner: owner)
+        return Versioning.policyChain(name(role), comment: "\(owner) \(what)", rules: rules, verdicts: verdicts, owner: owner)
     }
 
     /// `ep-…`: hairpin masquerade, affinity update, DNAT.
@@ -243,6 +246,6 @@ struct ServicePortLowering {
             rules.append(Rule([.rememberSource(affinitySet(endpoint))]))
         }
         rules.append(Rule([.l4Protocol(port.protocol), .dnat(endpoint.address, endpoint.port)]))
-        return Versioning.chain("ep-\(endpointIdentity(endpoint))", preparedComment: endpointComment, rules: rules, owner: owner)
+        return Versioning.chain(name(.endpoint, endpoint), preparedComment: endpointComment, rules: rules, owner: owner)
     }
 }

@@ -1,4 +1,4 @@
-/// Names chains after their content (`svc-shop/web/tcp/http_k3jd9x2a`) and per-Service
+/// Names chains after their content (`svc-shop/web/tcp/http_k3jd7x2a`) and per-Service
 /// sets after their definition, as lowering builds them.
 ///
 /// Why: nf_tables runs a packet through one generation's rules (each chain keeps its
@@ -30,10 +30,7 @@ enum Versioning {
         print.add(comment?.text ?? "")
         print.add(rules.count)
         for rule in rules { print.add(rule) }
-        var name = base
-        name.append("_")
-        name.append(print.text)
-        return Chain(name: ChainName(name), kind: kind, comment: comment, rules: rules, owner: owner)
+        return Chain(name: ChainName(ChainIdentity.Version.name(base, print.text)), kind: kind, comment: comment, rules: rules, owner: owner)
     }
 
     /// Most choices one pick chain makes (the policy chain or a group chain).
@@ -62,8 +59,8 @@ enum Versioning {
                 // Balanced: sizes differ by at most one.
                 let members = Array(choices[index * choices.count / count..<(index + 1) * choices.count / count])
                 let group = chain(
-                    "\(base)/pick\(level)-\(index)", comment: "\(comment), group \(level)-\(index)", rules: picks(members),
-                    owner: owner)
+                    ChainIdentity.pickGroupName(policy: base, .init(level: level, index: index)), comment: "\(comment), group \(level)-\(index)",
+                    rules: picks(members), owner: owner)
                 groups.append(group)
                 next.append((.goto(group.name), members.reduce(0) { $0 + $1.weight }))
             }
@@ -89,23 +86,7 @@ enum Versioning {
         for type in keyType { print.add(type.rawValue) }
         print.add(isVerdictMap ? UInt8(1) : 0)
         print.add(timeoutSeconds ?? 0)
-        return SetName("\(base)_\(print.text)")
-    }
-}
-
-extension ObjectName {
-    /// The name without its content version: `svc-shop/web/tcp/http_k3jd9x2a` gives
-    /// `svc-shop/web/tcp/http`. Two chains with the same unversioned name are versions of
-    /// one chain, so `apply` rewrites the old one in place and renames it rather than
-    /// creating the new one beside it.
-    public var unversioned: Substring {
-        let bytes = text.utf8
-        guard bytes.count > 9 else { return text[...] }
-        let suffix = bytes.suffix(9)
-        guard suffix.first == UInt8(ascii: "_"),
-            suffix.dropFirst().allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) })
-        else { return text[...] }
-        return text.dropLast(9)
+        return SetName(ChainIdentity.Version.name(base, print.text))
     }
 }
 

@@ -2,37 +2,6 @@ import CNftnl
 import Foundation
 import Svc2NftCore
 
-/// The kernel's answer to one message: its sequence number and errno (0 for an ack).
-public struct NetlinkAck: Equatable, Sendable {
-    public let sequence: UInt32
-    public let errno: Int32
-
-    public init(sequence: UInt32, errno: Int32) {
-        self.sequence = sequence
-        self.errno = errno
-    }
-}
-
-/// Where finished batches go: the kernel (`MNLTransport`) or a recorder for tests.
-public protocol NetfilterTransport: AnyObject {
-    /// Sends a batch and returns every error the kernel reported (no acks for success).
-    func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck]
-
-    /// Whether the kernel has our table of `family` (a quick question: no chains read).
-    func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool
-
-    /// Our table of `family` as the kernel has it now; nil when it does not exist.
-    func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState?
-
-    /// One chain's handle (a rename needs it); nil when there is no such chain.
-    func chainHandle(_ family: TableFamily, table: String, chain: String) throws(ApplyError) -> UInt64?
-}
-
-/// A transport that can also read a table's rules and elements back (for `diff`).
-public protocol NetfilterReader {
-    func live(_ family: TableFamily, table: String) throws(ApplyError) -> LiveTable?
-}
-
 /// A libmnl netfilter socket. The kernel processes a batch inside `sendmsg`, so when it
 /// returns every error is already queued; they are drained without waiting.
 public final class MNLTransport: NetfilterTransport, NetfilterReader {
@@ -128,7 +97,28 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         try dump(NFT_MSG_GETSET, family: family) { header in
             if let (name, definition) = StateParser.set(header, table: table) { state.sets[name] = definition }
         }
+        for (name, definition) in state.sets where !definition.isDynamic {
+            state.elements[name] = try elements(family, table: table, set: name)
+        }
         return state
+    }
+
+    /// The elements of one set (an interval set's end markers left out).
+    func elements(_ family: TableFamily, table: String, set name: String) throws(ApplyError) -> [KernelElement] {
+        var elements: [KernelElement] = []
+        try dump(
+            NFT_MSG_GETSETELEM, family: family,
+            payload: { header in
+                guard let set = nftnl_set_alloc() else { return }
+                defer { nftnl_set_free(set) }
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
+                nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
+                nftnl_set_elems_nlmsg_build_payload(header, set)
+            }
+        ) { header in
+            elements += StateParser.elements(header)
+        }
+        return elements
     }
 
     public func chainHandle(_ family: TableFamily, table: String, chain name: String) throws(ApplyError) -> UInt64? {
@@ -173,41 +163,8 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
                 live.chains[String(cString: chain), default: []].append(LiveTable.render(rule))
             }
         }
-        for (name, definition) in state.sets where !definition.isDynamic {
-            var elements: [String] = []
-            try dump(
-                NFT_MSG_GETSETELEM, family: family,
-                payload: { header in
-                    guard let set = nftnl_set_alloc() else { return }
-                    defer { nftnl_set_free(set) }
-                    nftnl_set_set_str(set, UInt16(NFTNL_SET_TABLE.rawValue), table)
-                    nftnl_set_set_str(set, UInt16(NFTNL_SET_NAME.rawValue), name)
-                    nftnl_set_elems_nlmsg_build_payload(header, set)
-                }
-            ) { header in
-                guard let set = nftnl_set_alloc() else { return }
-                defer { nftnl_set_free(set) }
-                guard nftnl_set_elems_nlmsg_parse(header, set) >= 0, let iterator = nftnl_set_elems_iter_create(set) else { return }
-                defer { nftnl_set_elems_iter_destroy(iterator) }
-                while let element = nftnl_set_elems_iter_next(iterator) {
-                    // nftnl_set_elem_get_u32 dereferences NULL for an attribute that is not set.
-                    if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_FLAGS)),
-                        nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_FLAGS)) & K.u32(NFT_SET_ELEM_INTERVAL_END) != 0
-                    {
-                        continue
-                    }
-                    var length: UInt32 = 0
-                    guard let key = nftnl_set_elem_get(element, UInt16(NFTNL_SET_ELEM_KEY), &length) else { continue }
-                    let bytes = Array(UnsafeRawBufferPointer(start: key, count: Int(length)))
-                    var verdict: (Int32, String?)? = nil
-                    if nftnl_set_elem_is_set(element, UInt16(NFTNL_SET_ELEM_VERDICT)) {
-                        let chain = nftnl_set_elem_get_str(element, UInt16(NFTNL_SET_ELEM_CHAIN)).map { String(cString: $0) }
-                        verdict = (Int32(bitPattern: nftnl_set_elem_get_u32(element, UInt16(NFTNL_SET_ELEM_VERDICT))), chain)
-                    }
-                    elements.append(LiveTable.elementText(key: bytes, verdict: verdict))
-                }
-            }
-            live.sets[name] = elements.sorted()
+        for (name, elements) in state.elements {
+            live.sets[name] = elements.map(LiveTable.elementText).sorted()
         }
         return live
     }
@@ -280,41 +237,5 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
             offset += (length + 3) & ~3
         }
         return acks
-    }
-}
-
-/// Keeps batches instead of sending them; can make the kernel "refuse" the k-th content
-/// message with an errno, for tests without root.
-public final class RecordingTransport: NetfilterTransport {
-    public private(set) var batches: [FinalizedBatch] = []
-    public var failContentMessage: (index: Int, errno: Int32)?
-    /// Only the batches with these numbers (0 = first sent) fail; nil: every batch.
-    public var failBatches: Set<Int>?
-    /// What `state(of:table:)` answers: the kernel as the test imagines it.
-    public var kernel: [TableFamily: TableState]
-
-    public init(
-        failContentMessage: (index: Int, errno: Int32)? = nil, failBatches: Set<Int>? = nil, kernel: [TableFamily: TableState] = [:]
-    ) {
-        self.failContentMessage = failContentMessage
-        self.failBatches = failBatches
-        self.kernel = kernel
-    }
-
-    public func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool { kernel[family] != nil }
-
-    public func state(of family: TableFamily, table: String) throws(ApplyError) -> TableState? { kernel[family] }
-
-    public func chainHandle(_ family: TableFamily, table: String, chain: String) throws(ApplyError) -> UInt64? {
-        kernel[family]?.handles[chain]
-    }
-
-    public func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck] {
-        batches.append(batch)
-        guard let fail = failContentMessage, failBatches?.contains(batches.count - 1) ?? true else { return [] }
-        let sequences = batch.contentSequences
-        guard fail.index < sequences.count else { return [] }
-        // The kernel reports the failing message and may report later ones too.
-        return sequences[fail.index...].prefix(2).map { NetlinkAck(sequence: $0, errno: fail.errno) }
     }
 }
