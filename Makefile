@@ -25,7 +25,8 @@ release:
 clean:
 	rm -rf .build
 
-# Speed and memory: 1,000 and 10,000 Services x 10 endpoints, side by side with nft -f (root).
+# Speed and memory: 1,000 and 10,000 Services x 10 endpoints, side by side with nft -f,
+# Python's json.load and kube-proxy's partial sync of one Service (root); growth to 50,000.
 bench:
 	$(SWIFT) build -c release
 	.build/release/svc2nft-bench run $(BENCH_FLAGS)

@@ -61,15 +61,26 @@ enum Bench {
                 })
 
             settle()
-            log("size \(n): compile")
+            // compile and Python's json.load (C) of the same file take turns; the ratio
+            // is the median of the turns' ratios (issue 18: at most 0.5x).
+            log("size \(n): compile and python3 json.load, in turns")
             let ruleset = "\(options.directory)/cluster-\(n).nft"
-            let compile = median((0..<runs).map { _ in Spawn.run([binary, "compile"] + nodeArgs + [input], stdout: ruleset) })
+            var compiles: [Measured] = [], loads: [Measured] = []
+            for _ in 0..<runs {
+                compiles.append(Spawn.run([binary, "compile"] + nodeArgs + [input], stdout: ruleset))
+                loads.append(Spawn.run(["python3", "-c", "import json, sys; json.load(open(sys.argv[1]))", input]))
+            }
+            let compile = median(compiles)
+            let jsonLoad = median(loads).map { load in
+                String(format: "%.2f s (compile %.2fx)", load.seconds, median(zip(compiles, loads).map { $0.seconds / $1.seconds }))
+            }
             var row = [
                 "\(n) x 10", String(format: "%.0f MB", megabytes), String(format: "%.2f s", parse),
                 compile.map { String(format: "%.2f s / %d MB", $0.seconds, $0.peakRSSKB / 1024) } ?? "failed",
+                jsonLoad ?? "failed",
             ]
             guard root else {
-                rows.append(row + ["(needs root)", "", "", "", "", "", ""])
+                rows.append(row + ["(needs root)", "", "", "", "", "", "", ""])
                 continue
             }
             // nft -f and apply take turns, so a change of the machine's speed during the
@@ -98,6 +109,10 @@ enum Bench {
             let followed = inNamespace { ns in
                 FollowProbe.run(namespace: ns, binary: binary, arguments: nodeArgs + [input], changes: [change, back], count: 2 * runs + 1)
             }
+            log("size \(n): kube-proxy-style partial sync: nft -f of a one-Service delta on the loaded table")
+            let anchor = try partialSync(
+                ruleset: ruleset, changed: changed, directory: options.directory, size: n, count: 2 * runs + 1,
+                timeout: options.nftTimeout)
             log("size \(n): data plane")
             let firstConnection = latency(
                 testbed: testbed,
@@ -107,13 +122,22 @@ enum Bench {
                 ? String(format: "> %.0f s (timeout)", options.nftTimeout) : nft.map { String(format: "%.2f s", $0.seconds) } ?? "failed"
             let ratio = nft != nil && full != nil ? String(format: " (%.2fx nft)", median(turnRatios)) : ""
             let changeSeconds = followed.map { median($0.changes) }
+            let anchorSeconds = anchor.map { median($0) }
             row += [
                 nftText,
                 full.map { String(format: "%.2f s%@", $0.seconds, ratio) } ?? "failed",
                 again.map { String(format: "%.2f s", $0.seconds) } ?? "failed",
                 one.map { String(format: "%.2f s", $0.seconds) } ?? "failed",
+                anchor.map { times in
+                    String(format: "%.1f ms (%.1f-%.1f)", median(times) * 1000, times.min()! * 1000, times.max()! * 1000)
+                } ?? "failed",
                 changeSeconds.flatMap { change in
-                    full.map { String(format: "%.1f ms (%.2f%% of full)", change * 1000, 100 * change / $0.seconds) }
+                    full.map {
+                        String(
+                            format: "%.1f ms (%.1f-%.1f; %.2f%% of full%@)", change * 1000, followed!.changes.min()! * 1000,
+                            followed!.changes.max()! * 1000, 100 * change / $0.seconds,
+                            anchorSeconds.map { String(format: ", %.2fx partial sync", change / $0) } ?? "")
+                    }
                 } ?? "failed",
                 firstConnection.map { loaded, alone in
                     String(format: "%.0f us vs %.0f us (%.2fx)", loaded * 1e6, alone * 1e6, loaded / alone)
@@ -122,27 +146,56 @@ enum Bench {
             rows.append(row)
         }
 
+        // Growth: each size compiled `repeats` times, the sizes taking turns; cost per
+        // Service (wall and CPU) and peak memory of the largest against 10,000 (issue 18:
+        // at most 1.1x per Service, 5x memory).
+        var growthRuns: [Int: [Measured]] = [:]
+        for n in options.growth {
+            log("growth \(n): generating")
+            try Generator(services: n, endpoints: 10).generate().write(
+                toFile: "\(options.directory)/growth-\(n).json", atomically: false, encoding: .utf8)
+        }
+        for turn in 0..<options.repeats {
+            for n in options.growth {
+                settle()
+                log("growth \(n): compile, turn \(turn + 1)")
+                growthRuns[n, default: []].append(Spawn.run([binary, "compile"] + nodeArgs + ["\(options.directory)/growth-\(n).json"]))
+            }
+        }
+        for n in options.growth { try? FileManager.default.removeItem(atPath: "\(options.directory)/growth-\(n).json") }
         var growth: [String] = []
         for n in options.growth {
-            log("growth \(n): generating and compiling")
-            let input = "\(options.directory)/growth-\(n).json"
-            try Generator(services: n, endpoints: 10).generate().write(toFile: input, atomically: false, encoding: .utf8)
-            settle()
-            let compile = Spawn.run([binary, "compile"] + nodeArgs + [input])
+            guard let compile = median(growthRuns[n] ?? []) else {
+                growth.append("\(n): failed")
+                continue
+            }
+            let cpu = median(growthRuns[n]!.map(\.cpuSeconds))
             growth.append(
                 String(
-                    format: "%d: %.2f s (%.1f us/Service, %d MB)", n, compile.seconds, compile.seconds / Double(n) * 1e6,
-                    compile.peakRSSKB / 1024))
-            try? FileManager.default.removeItem(atPath: input)
+                    format: "%d: %.2f s (%.1f us/Service; CPU %.1f us/Service; %d MB)", n, compile.seconds,
+                    compile.seconds / Double(n) * 1e6, cpu / Double(n) * 1e6, compile.peakRSSKB / 1024))
+        }
+        let reference = options.growth.contains(10000) ? 10000 : options.growth.min()
+        if let reference, let largest = options.growth.max(), largest != reference,
+            let small = growthRuns[reference], let large = growthRuns[largest], small.allSatisfy(\.ok), large.allSatisfy(\.ok)
+        {
+            let scale = Double(reference) / Double(largest)
+            let wall = zip(large, small).map { $0.seconds / $1.seconds * scale }
+            let cpu = zip(large, small).map { $0.cpuSeconds / $1.cpuSeconds * scale }
+            let memory = Double(median(large)!.peakRSSKB) / Double(median(small)!.peakRSSKB)
+            growth.append(
+                String(
+                    format: "per Service at %d vs %d: wall %.2fx (turns %.2f-%.2f), CPU %.2fx (turns %.2f-%.2f); peak RSS %.1fx",
+                    largest, reference, median(wall), wall.min()!, wall.max()!, median(cpu), cpu.min()!, cpu.max()!, memory))
         }
 
         print(
-            "| Services x endpoints | JSON | parse | compile (wall / peak RSS) | nft -f | full apply | re-apply | apply of input with one Service changed | one Service changed, apply --follow | first connection, median (N vs 1 Service) |"
+            "| Services x endpoints | JSON | parse | compile (wall / peak RSS) | Python json.load (compile / json.load) | nft -f | full apply | re-apply | apply of input with one Service changed | kube-proxy-style partial sync: nft -f of a one-Service delta (min-max) | one Service changed, apply --follow (min-max) | first connection, median (N vs 1 Service) |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for row in rows { print("| " + row.joined(separator: " | ") + " |") }
         print("")
-        print("Compile growth: " + growth.joined(separator: "; "))
+        print("Compile growth (median of \(options.repeats), sizes in turns): " + growth.joined(separator: "; "))
         log("conntrack cleanup")
         settle()
         print("")
@@ -164,6 +217,27 @@ enum Bench {
         settle()
         print("")
         print(HealProbe.line(binary: binary, cluster: "\(options.directory)/cluster-\(smallest).json", services: smallest, flushes: 5))
+    }
+
+    /// Times kube-proxy's partial sync for one changed Service (`PartialSync`): `nft -f`
+    /// of the delta from `ruleset` to the compiled `changed` input and back, `count`
+    /// times in turn, on a namespace loaded with `ruleset`. nil when a step failed.
+    static func partialSync(ruleset: String, changed: String, directory: String, size: Int, count: Int, timeout: Double) throws
+        -> [Double]?
+    {
+        let changedRuleset = "\(directory)/cluster-\(size)-changed.nft"
+        guard Spawn.run([svc2nft, "compile"] + nodeArgs + [changed], stdout: changedRuleset).ok else { return nil }
+        let before = PartialSync.parse(try String(contentsOfFile: ruleset, encoding: .utf8))
+        let after = PartialSync.parse(try String(contentsOfFile: changedRuleset, encoding: .utf8))
+        var deltas: [String] = []
+        for (name, from, to) in [("forward", before, after), ("back", after, before)] {
+            let delta = PartialSync.delta(from: from, to: to)
+            let path = "\(directory)/partial-sync-\(size)-\(name).nft"
+            try delta.script.write(toFile: path, atomically: false, encoding: .utf8)
+            log("partial sync \(name): \(delta.added) chains added, \(delta.deleted) deleted (\(path))")
+            deltas.append(path)
+        }
+        return inNamespace { ns in PartialSync.run(namespace: ns, ruleset: ruleset, deltas: deltas, count: count, timeout: timeout) }
     }
 
     /// The `svc2nft` executable built beside this one.

@@ -5,7 +5,8 @@ import Svc2NftNetlink
 /// `svc2nft-bench`: `generate N M` prints a synthetic cluster; `phases FILE` times the
 /// compile phases in-process; `conntrack N E` times the conntrack cleanup
 /// (ConntrackProbe.swift); `run-latency N C` times event to kernel under `svc2nft run`
-/// (RunProbe.swift); `heal-gap N F` times the outage after `nft flush ruleset` under
+/// (RunProbe.swift); `partial-sync N C` times kube-proxy's partial sync of one
+/// Service with `nft -f` (PartialSync.swift); `heal-gap N F` times the outage after `nft flush ruleset` under
 /// `svc2nft run` (HealProbe.swift); `endpoint-choice` times first connections by a
 /// Service's number of endpoints (EndpointChoiceProbe.swift); `run` prints the benchmark table (see Bench.swift).
 @main
@@ -53,6 +54,24 @@ struct BenchMain {
             }
             guard let medians else { exit(1) }
             print(EndpointChoiceProbe.line(medians, sizes: sizes, rounds: rounds, connections: connections))
+        case "partial-sync":
+            guard args.count == 3, let n = Int(args[1]), let count = Int(args[2]) else { usage() }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("svc2nft-partial-\(getpid())").path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let input = "\(directory)/cluster.json", changed = "\(directory)/changed.json", ruleset = "\(directory)/cluster.nft"
+            try Generator(services: n, endpoints: 10).generate().write(toFile: input, atomically: false, encoding: .utf8)
+            try Generator(services: n, endpoints: 10, changed: n / 2).generate().write(toFile: changed, atomically: false, encoding: .utf8)
+            guard Spawn.run([Bench.svc2nft, "compile"] + Bench.nodeArgs + [input], stdout: ruleset).ok,
+                let times = try Bench.partialSync(ruleset: ruleset, changed: changed, directory: directory, size: n, count: count, timeout: 600)
+            else {
+                FileHandle.standardError.write(Data("partial-sync: failed (/tmp/svc2nft-bench.stderr)\n".utf8))
+                exit(1)
+            }
+            print(
+                String(
+                    format: "partial sync, %d Services x 10: nft -f of a one-Service delta: median %.1f ms (%.1f-%.1f) over %d", n,
+                    Bench.median(times) * 1000, times.min()! * 1000, times.max()! * 1000, count))
         case "conntrack-inner":
             guard args.count == 3, let n = Int(args[1]), let e = Int(args[2]) else { usage() }
             try ConntrackProbe.inner(services: n, entries: e)
@@ -71,7 +90,7 @@ struct BenchMain {
     static func usage() -> Never {
         FileHandle.standardError.write(
             Data(
-                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | heal-gap SERVICES FLUSHES | endpoint-choice [ROUNDS] [CONNECTIONS] | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
+                "usage: svc2nft-bench generate SERVICES ENDPOINTS [CHANGED] | phases FILE | conntrack [SERVICES] [ENTRIES] | run-latency SERVICES CHANGES | partial-sync SERVICES COUNT | heal-gap SERVICES FLUSHES | endpoint-choice [ROUNDS] [CONNECTIONS] | run [--sizes 1000,10000] [--growth 1000,50000] [--nft-timeout S] [--repeats 3] [--out DIR]\n"
                     .utf8))
         exit(2)
     }

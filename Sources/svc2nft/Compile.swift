@@ -11,17 +11,18 @@ struct Compile: ParsableCommand {
 
     func run() throws {
         let (graph, _) = Pipeline.graph(options)
-        var text = NftText.render(graph)
-        text.withUTF8 { bytes in
-            var rest = UnsafeRawBufferPointer(bytes)
-            while !rest.isEmpty {
-                let written = write(1, rest.baseAddress, rest.count)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    Pipeline.printError("error: writing the ruleset: \(String(cString: strerror(errno)))")
-                    Foundation.exit(Failure.output.exitCode)
+        for var piece in NftText.pieces(graph) {
+            piece.withUTF8 { bytes in
+                var rest = UnsafeRawBufferPointer(bytes)
+                while !rest.isEmpty {
+                    let written = write(1, rest.baseAddress, rest.count)
+                    if written < 0 {
+                        if errno == EINTR { continue }
+                        Pipeline.printError("error: writing the ruleset: \(String(cString: strerror(errno)))")
+                        Foundation.exit(Failure.output.exitCode)
+                    }
+                    rest = UnsafeRawBufferPointer(rebasing: rest[written...])
                 }
-                rest = UnsafeRawBufferPointer(rebasing: rest[written...])
             }
         }
         Pipeline.finish(keeping: graph)

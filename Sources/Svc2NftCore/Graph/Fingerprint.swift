@@ -14,7 +14,22 @@ struct Fingerprint {
     }
     mutating func add(_ number: Int) { add(UInt64(bitPattern: Int64(number))) }
     mutating func add(_ text: String) {
-        for byte in text.utf8 { add(byte) }
+        // Every chain name and rule comment passes here (3% of a 10,000-Service compile's
+        // samples): the loop runs over the string's bytes in place, in a local.
+        var value = value
+        let scanned: Void? = text.utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes {
+                value ^= UInt64(byte)
+                value &*= 0x100_0000_01b3
+            }
+        }
+        if scanned == nil {
+            for byte in text.utf8 {
+                value ^= UInt64(byte)
+                value &*= 0x100_0000_01b3
+            }
+        }
+        self.value = value
         add(UInt8(0))
     }
 

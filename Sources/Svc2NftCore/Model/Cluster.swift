@@ -117,7 +117,8 @@ public enum ClusterLoader {
         // Endpoints in kube-system, a slice outliving its Service for a moment): a note
         // each, as kube-proxy ignores them.
         var orphans: [String] = []
-        for (id, list) in slices.sorted(by: { $0.key < $1.key }) where services[id] == nil {
+        // Only the orphans are sorted, not every Service's slices (a sort of 50,000 keys).
+        for (id, list) in slices.filter({ services[$0.key] == nil }).sorted(by: { $0.key < $1.key }) {
             for slice in list {
                 orphans.append("\(slice.source): EndpointSlice of Service \(id), which is not in the input; ignored")
             }
