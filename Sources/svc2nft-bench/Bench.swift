@@ -217,6 +217,16 @@ enum Bench {
         settle()
         print("")
         print(HealProbe.line(binary: binary, cluster: "\(options.directory)/cluster-\(smallest).json", services: smallest, flushes: 5))
+        print(HealProbe.ownedLine(binary: binary, cluster: "\(options.directory)/cluster-\(largest).json", services: largest, flushes: 3))
+        log("first connections by number of endpoints")
+        settle()
+        print("")
+        let sizes = [10, 1000, 5000]
+        if let medians = try? EndpointChoiceProbe.run(binary: binary, sizes: sizes, rounds: 3, connections: 400) {
+            print(EndpointChoiceProbe.line(medians, sizes: sizes, rounds: 3, connections: 400))
+        } else {
+            print("endpoint choice: failed")
+        }
     }
 
     /// Times kube-proxy's partial sync for one changed Service (`PartialSync`): `nft -f`
