@@ -15,6 +15,11 @@ public final class NodeLock {
         return "/run/svc2nft/netns-\(namespace).lock"
     }
 
+    /// This network namespace's `AppliedRecord`, beside its lock.
+    public static func appliedRecordPath() -> String {
+        String(defaultPath().dropLast(".lock".count)) + ".applied"
+    }
+
     public init(path: String = NodeLock.defaultPath()) throws(NodeLockError) {
         self.path = path
         try? FileManager.default.createDirectory(

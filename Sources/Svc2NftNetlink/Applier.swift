@@ -9,6 +9,9 @@ public struct Applied: Sendable {
     /// The whole graph, when an update built it (the caller may keep it to exit
     /// without freeing it).
     public var graph: RuleGraph? = nil
+    /// Set when the kernel was not read back: its generation (this number) had not moved
+    /// since the last apply of the same ruleset (`AppliedRecord`).
+    public var unchangedGeneration: UInt32? = nil
 
     public init(plan: GraphEncoder.Plan) {
         self.plan = plan
@@ -56,6 +59,8 @@ public struct Applier {
     let transport: NetfilterTransport
     /// Tables this applier creates are owned by its socket and persistent (`TableOwnership`).
     public let ownsTables: Bool
+    /// Where the `AppliedRecord` of this node's tables is kept (nil: none).
+    public var recordPath: String? = nil
 
     public init(transport: NetfilterTransport, ownsTables: Bool = false) {
         self.transport = transport
@@ -71,22 +76,52 @@ public struct Applier {
     public func apply(_ ruleset: Ruleset, repair: Bool = false) throws(ApplyError) -> Applied {
         let tables = ruleset.tables
         guard try hasAny(of: tables) else {
+            // The fresh install never holds the whole graph, so it records nothing; the next apply reads the kernel.
+            if let recordPath { AppliedRecord.remove(recordPath) }
             var counts = (chains: 0, rules: 0)
             var applied = try installFresh { part in counts = ruleset.parts(part) }
             (applied.tables, applied.chains, applied.rules) = (tables.count, counts.chains, counts.rules)
             return applied
         }
+        // Nobody committed anything since our last apply of this very ruleset: the kernel holds it.
+        let before = recordPath == nil ? nil : try transport.generation()
+        var built: RuleGraph? = nil
+        if !repair, let recordPath, let before, let record = AppliedRecord.load(recordPath), record.generation == before {
+            let graph = ruleset.graph()
+            if record.fingerprint == graph.contentFingerprint {
+                var applied = Applied(plan: GraphEncoder.Plan(batches: []))
+                (applied.tables, applied.chains, applied.rules) = (graph.tables.count, graph.chainCount, graph.ruleCount)
+                applied.graph = graph
+                applied.unchangedGeneration = before.id
+                return applied
+            }
+            built = graph
+        }
         // The kernel's state (its dump takes about as long as lowering) is read while the graph is built.
         let reader = UncheckedSendable(self)
+        let known = UncheckedSendable(built)
         let (current, graph) = Parallel.pair {
             Result { () throws(ApplyError) in try reader.value.kernelState(of: tables) }
         } _: {
-            ruleset.graph()
+            known.value ?? ruleset.graph()
         }
         var applied = try update(graph, current: try current.get(), repair: repair)
         (applied.tables, applied.chains, applied.rules) = (graph.tables.count, graph.chainCount, graph.ruleCount)
         applied.graph = graph
+        if let recordPath { record(graph, sent: applied.plan.batches.count, since: before, at: recordPath) }
         return applied
+    }
+
+    /// Records what the kernel holds after an apply of `graph`, when the generation moved
+    /// by exactly our `sent` commits (no one else's in between); otherwise forgets it.
+    private func record(_ graph: RuleGraph, sent: Int, since before: RulesetGeneration?, at path: String) {
+        guard let before, let after = try? transport.generation(), after.namespace == before.namespace,
+            after.id == before.id &+ UInt32(sent)
+        else {
+            AppliedRecord.remove(path)
+            return
+        }
+        AppliedRecord(generation: after, fingerprint: graph.contentFingerprint).save(path)
     }
 
     /// The netlink port id our commits are sent from (nil for a transport without a socket):
@@ -149,6 +184,7 @@ public struct Applier {
     }
 
     public func delete(tableName: String) throws(ApplyError) {
+        if let recordPath { AppliedRecord.remove(recordPath) }
         try commit(GraphEncoder.deleteBatch(tableName: tableName))
     }
 

@@ -70,6 +70,22 @@ public final class MNLTransport: NetfilterTransport, NetfilterReader {
         return acks.filter { $0.errno != 0 }
     }
 
+    /// NFT_MSG_GETGEN, and the socket's network namespace cookie (Linux 5.14+; without
+    /// it, nil).
+    public func generation() throws(ApplyError) -> RulesetGeneration? {
+        var id: UInt32? = nil
+        try dump(NFT_MSG_GETGEN, family: .ip, flags: UInt16(NLM_F_ACK)) { header in
+            guard let gen = nftnl_gen_alloc() else { return }
+            defer { nftnl_gen_free(gen) }
+            if nftnl_gen_nlmsg_parse(header, gen) >= 0 { id = nftnl_gen_get_u32(gen, UInt16(NFTNL_GEN_ID)) }
+        }
+        var cookie: UInt64 = 0
+        var length = socklen_t(MemoryLayout<UInt64>.size)
+        let soNetnsCookie: Int32 = 71  // SO_NETNS_COOKIE, newer than Debian 12's glibc headers
+        guard let id, getsockopt(mnl_socket_get_fd(socket), SOL_SOCKET, soNetnsCookie, &cookie, &length) == 0 else { return nil }
+        return RulesetGeneration(namespace: cookie, id: id)
+    }
+
     public func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool {
         var exists = false
         try dump(NFT_MSG_GETTABLE, family: family) { header in

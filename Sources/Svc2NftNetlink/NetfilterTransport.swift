@@ -17,6 +17,9 @@ public protocol NetfilterTransport: AnyObject {
     /// Sends a batch and returns every error the kernel reported (no acks for success).
     func send(_ batch: FinalizedBatch) throws(ApplyError) -> [NetlinkAck]
 
+    /// The kernel's ruleset generation (see `AppliedRecord`).
+    func generation() throws(ApplyError) -> RulesetGeneration?
+
     /// Whether the kernel has our table of `family` (a quick question: no chains read).
     func exists(_ family: TableFamily, table: String) throws(ApplyError) -> Bool
 
@@ -31,4 +34,10 @@ public protocol NetfilterTransport: AnyObject {
 /// A transport that can also read a table's rules and elements back (for `diff`).
 public protocol NetfilterReader {
     func live(_ family: TableFamily, table: String) throws(ApplyError) -> LiveTable?
+}
+
+extension NetfilterTransport {
+    /// The kernel's ruleset generation now; nil where it cannot be known (then
+    /// `AppliedRecord` is never trusted).
+    public func generation() throws(ApplyError) -> RulesetGeneration? { nil }
 }

@@ -47,7 +47,8 @@ struct Apply: ParsableCommand {
         let (cluster, node) = Pipeline.cluster(options)
         try refuseEmpty(serviceCount: cluster.services.count, node: node)
         do {
-            let applier = Applier(transport: try MNLTransport())
+            var applier = Applier(transport: try MNLTransport())
+            applier.recordPath = NodeLock.appliedRecordPath()
             try applier.probe()
             let applied = try applier.apply(.lowering(cluster, node: node), repair: repair)
             report(applied)
@@ -101,7 +102,8 @@ struct Apply: ParsableCommand {
     func report(_ applied: Applied) {
         let plan = applied.plan
         Pipeline.printError(
-            "applied: \(applied.tables) tables, \(applied.chains) chains, \(applied.rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)")
+            "applied: \(applied.tables) tables, \(applied.chains) chains, \(applied.rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)"
+                + (applied.unchangedGeneration.map { "; kernel generation \($0) unchanged since the last apply, nothing read back" } ?? ""))
     }
 }
 
@@ -158,7 +160,9 @@ struct Delete: ParsableCommand {
         let lock = try Apply.lockNode()
         defer { withExtendedLifetime(lock) {} }
         do {
-            try Applier(transport: MNLTransport()).delete(tableName: table)
+            var applier = Applier(transport: try MNLTransport())
+            applier.recordPath = NodeLock.appliedRecordPath()
+            try applier.delete(tableName: table)
         } catch {
             Pipeline.printError("error: \(error)")
             throw Failure.kernel

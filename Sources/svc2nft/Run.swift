@@ -81,7 +81,9 @@ struct Run: AsyncParsableCommand {
             client = try APIClient(config: config)
             let transport = try MNLTransport()
             let owns = ownTables ? try Applier(transport: transport).supportsTableOwnership() : false
-            applier = Applier(transport: transport, ownsTables: owns)
+            var owning = Applier(transport: transport, ownsTables: owns)
+            owning.recordPath = NodeLock.appliedRecordPath()
+            applier = owning
             logger.info("node \(settings.nodeName); API server \(config.server.absoluteString) (\(config.source))")
             if ownTables && !owns {
                 logger.info("this kernel cannot keep owned tables after exit (Linux 6.9+): tables stay unowned, self-healing repairs others' changes")

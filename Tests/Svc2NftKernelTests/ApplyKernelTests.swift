@@ -211,6 +211,36 @@ import Testing
         #expect(try ns.run(["nft", "list", "ruleset"]).stdout == before)
     }
 
+    /// Issue 18's restart: an apply of the ruleset the last apply installed, with no
+    /// commit by anyone since (the kernel's generation unchanged, `AppliedRecord`),
+    /// does not read the kernel back. Any other commit, or another input, and it reads
+    /// and applies as usual.
+    @Test func anUnchangedGenerationIsNotReadBack() throws {
+        if Self.skip("applied record") { return }
+        let ns = try NetworkNamespace("record")
+        let shop = Fixture.named("shop"), other = Fixture.named("clusterip-basic")
+        func apply(_ fixture: Fixture) throws -> String {
+            let result = try ns.run(Self.apply(fixture))
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stderr
+        }
+        let trusted = "unchanged since the last apply, nothing read back"
+        #expect(!(try apply(shop)).contains(trusted), "a fresh install records nothing")
+        #expect(!(try apply(shop)).contains(trusted), "the first re-apply reads the kernel, then records")
+        let third = try apply(shop)
+        #expect(third.contains("sent nothing") && third.contains(trusted), "\(third)")
+        #expect(try ns.run(["nft", "add", "table", "ip", "other"]).status == 0)
+        let afterForeign = try apply(shop)
+        #expect(afterForeign.contains("sent nothing") && !afterForeign.contains(trusted), "another commit: read back\n\(afterForeign)")
+        #expect(try apply(shop).contains(trusted))
+        // Same generation, another ruleset: applied, not skipped.
+        let changed = try apply(other)
+        #expect(!changed.contains("sent nothing"), "\(changed)")
+        let reference = try NetworkNamespace("recordref")
+        #expect(try reference.run(Self.apply(other)).status == 0)
+        #expect(NftListing.normalized(try ns.listOurTables()) == NftListing.normalized(try reference.listOurTables()))
+    }
+
     /// A real kernel refusal: another tool's rule (added with nft) jumps to one of
     /// shop's chains, which the next input no longer has, so the kernel refuses to delete
     /// it (EBUSY). The refused batch changes nothing and its error names the chain and
