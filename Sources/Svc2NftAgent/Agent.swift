@@ -112,6 +112,7 @@ public final class Agent: ServiceLifecycle.Service {
             monitor?.stop()
             group.cancelAll()
         }
+        worker.syncer.recordOnExit()
         continuation.finish()
         logger.info("stopped; the rules stay in place (svc2nft delete removes them)")
     }

@@ -28,6 +28,9 @@ public struct Syncer {
     public var probe = KernelProbe()
     /// Whether `probe` passed once (it is not sent again).
     public private(set) var probed = false
+    /// The kernel's generation right after our last sync, when no one else committed in
+    /// between (only with an `AppliedRecord` path); what `recordOnExit` checks.
+    public private(set) var ownGeneration: RulesetGeneration? = nil
 
     public init(node: NodeConfig, applier: Applier) {
         self.node = node
@@ -93,16 +96,36 @@ public struct Syncer {
                 try applier.probe(probe)
                 probed = true
             }
+            let before = applier.recordPath == nil ? nil : applier.generation()
             let applied =
                 wasFull ? try applier.apply(.remembered(lowering), repair: repair) : try applier.apply(changes)
             needsFull = false
+            if let before, let after = applier.generation(), after.namespace == before.namespace,
+                after.id == before.id &+ UInt32(applied.plan.batches.count)
+            {
+                ownGeneration = after
+            } else {
+                ownGeneration = nil
+            }
             let duration = ContinuousClock.now - start
             let cleaned = conntrack.clean(node: lowering.node)
             return SyncReport(full: wasFull, services: touched, applied: applied, duration: duration, conntrack: cleaned)
         } catch {
             needsFull = true
+            ownGeneration = nil
             throw error
         }
+    }
+}
+
+extension Syncer {
+    /// On a graceful exit: when the kernel still holds exactly what our last sync left
+    /// (its generation has not moved since), writes the `AppliedRecord`, so the next
+    /// agent's first sync need not read the kernel back. One full fingerprint of the
+    /// lowering, instead of one per sync.
+    public func recordOnExit() {
+        guard let path = applier.recordPath, let own = ownGeneration, applier.generation() == own else { return }
+        AppliedRecord(generation: own, fingerprint: lowering.graph().contentFingerprint).save(path)
     }
 }
 
@@ -121,5 +144,6 @@ public struct SyncReport: Sendable, CustomStringConvertible {
         return "applied\(full ? " (full)" : ""): \(services) Service\(services == 1 ? "" : "s") changed"
             + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
             + String(format: "%.1f ms", milliseconds)
+            + (applied.unchangedGeneration.map { "; kernel generation \($0) unchanged since the last apply, nothing read back" } ?? "")
     }
 }

@@ -124,6 +124,9 @@ public struct Applier {
         AppliedRecord(generation: after, fingerprint: graph.contentFingerprint).save(path)
     }
 
+    /// The kernel's ruleset generation now; nil where unknown.
+    public func generation() -> RulesetGeneration? { try? transport.generation() }
+
     /// The netlink port id our commits are sent from (nil for a transport without a socket):
     /// `RulesetMonitor` tells our own changes from others' by it.
     public var portID: UInt32? { (transport as? MNLTransport)?.portID }

@@ -46,13 +46,27 @@ extension Applier {
     /// Takes ownership of those of `tables` the kernel has (one transaction each, so one
     /// refusal does not keep the other); returns the refusals. A table this socket owns
     /// already is left as it is.
+    /// An `AppliedRecord` that held before stays valid (ownership is not part of the
+    /// ruleset's fingerprint), moved to the generation after these commits.
     public func adopt(_ tables: [(TableFamily, String)]) throws(ApplyError) -> [TableOwnership.Refusal] {
+        let before = generation()
+        let record = recordPath.flatMap(AppliedRecord.load)
         var refusals: [TableOwnership.Refusal] = []
+        var committed = 0
         for (family, name) in tables where try transport.exists(family, table: name) {
             var batch = Batch()
             Messages.addTable(family, name, comment: nil, owned: true, into: &batch)
             if let error = try transport.send(batch.finalize()).first {
                 refusals.append(TableOwnership.Refusal(family: family, table: name, errno: error.errno))
+            } else {
+                committed += 1
+            }
+        }
+        if let recordPath, let record, let before, record.generation == before {
+            if let after = generation(), after.namespace == before.namespace, after.id == before.id &+ UInt32(committed) {
+                AppliedRecord(generation: after, fingerprint: record.fingerprint).save(recordPath)
+            } else {
+                AppliedRecord.remove(recordPath)
             }
         }
         return refusals

@@ -5,7 +5,9 @@ import Testing
 /// Restarting `run` on an unchanged cluster sends nothing to the kernel (its first full
 /// sync reads the tables, chains, sets and dispatch-map elements and finds nothing to
 /// change), leaves the listing byte-identical, and deletes no conntrack entry, so a
-/// rollout of the DaemonSet costs the node's traffic nothing.
+/// rollout of the DaemonSet costs the node's traffic nothing. The agent that exits
+/// gracefully records the kernel's generation (`AppliedRecord`), so the next one takes
+/// its tables back and does not even read them.
 @Suite struct RunRestartTests {
     @Test func aRestartOnAnUnchangedClusterChangesNothing() throws {
         if RunAgentTests.skip("run: quiet restart") { return }
@@ -34,9 +36,18 @@ import Testing
         #expect(bed.eventually { bed.log.contains("applied (full)") }, "\(bed.log)")
         let first = bed.log.split(separator: "\n").first { $0.contains("applied (full)") } ?? ""
         #expect(first.contains("sent nothing: the kernel holds this ruleset"), "the restart sent something: \(first)")
+        #expect(first.contains("unchanged since the last apply, nothing read back"), "the restart read the kernel back: \(first)")
         #expect(bed.log.contains("conntrack: removed 0 stale"), "the restart looked at conntrack and deleted nothing:\n\(bed.log)")
         #expect(try dnsEntries().count == 1, "the restart kept the UDP flow's conntrack entry")
         #expect(try bed.node.listOurTables() == before)
         #expect(try bed.get("10.96.0.10") == "10.244.1.5")
+
+        // Another tool's commit while no agent runs: the next one reads the kernel back.
+        #expect(bed.stopAgent() == 0)
+        #expect(try bed.node.run(["nft", "add", "table", "ip", "other"]).status == 0)
+        try bed.startAgent()
+        #expect(bed.eventually { bed.log.contains("applied (full)") }, "\(bed.log)")
+        let third = bed.log.split(separator: "\n").first { $0.contains("applied (full)") } ?? ""
+        #expect(third.contains("sent nothing") && !third.contains("nothing read back"), "\(third)")
     }
 }
