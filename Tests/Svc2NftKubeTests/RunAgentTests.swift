@@ -61,11 +61,14 @@ import Testing
         bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.6"]))
         #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.6" }, "after a cut watch:\n\(bed.log)")
 
-        // History compacted and watches cut: the next watch gets 410 and the agent lists again;
-        // a change made meanwhile (web moved back) arrives with the new list.
-        bed.double.compact()
+        // Watches cut, a change made meanwhile (web moved back), history compacted past it
+        // before the agent retries (its backoff starts at 800 ms): every watch's version is
+        // now too old, the next watch gets 410, and the change arrives with a new list.
+        // (Compacting first raced with bookmarks: a watch whose bookmark had reached the
+        // newest version could resume without a 410.)
         bed.double.cutWatches()
         bed.double.put(KubeObjects.slice("web-1", service: "web", addresses: ["10.244.1.5"]))
+        bed.double.compact()
         #expect(try bed.eventually { try bed.get("10.96.0.10") == "10.244.1.5" }, "after 410:\n\(bed.log)")
         #expect(bed.log.contains("listing again"), "\(bed.log)")
         #expect(bed.agentIsRunning)
