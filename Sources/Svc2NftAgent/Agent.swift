@@ -141,7 +141,7 @@ public final class Agent: ServiceLifecycle.Service {
         guard settings.selfHealing else { return nil }
         let tables = IPFamily.allCases.map { (TableFamily($0), settings.node.tableName) }
         do {
-            let monitor = try RulesetMonitor(tables: tables, ownPorts: Set([worker.syncer.applier.portID].compactMap { $0 }))
+            let monitor = try RulesetMonitor(tables: tables, ignoringCommitsOf: worker.syncer.applier)
             monitor.start(report)
             return monitor
         } catch {

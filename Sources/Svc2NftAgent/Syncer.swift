@@ -96,17 +96,10 @@ public struct Syncer {
                 try applier.probe(probe)
                 probed = true
             }
-            let before = applier.recordPath == nil ? nil : applier.generation()
             let applied =
                 wasFull ? try applier.apply(.remembered(lowering), repair: repair) : try applier.apply(changes)
             needsFull = false
-            if let before, let after = applier.generation(), after.namespace == before.namespace,
-                after.id == before.id &+ UInt32(applied.plan.batches.count)
-            {
-                ownGeneration = after
-            } else {
-                ownGeneration = nil
-            }
+            ownGeneration = applied.settledGeneration
             let duration = ContinuousClock.now - start
             let cleaned = conntrack.clean(node: lowering.node)
             return SyncReport(full: wasFull, services: touched, applied: applied, duration: duration, conntrack: cleaned)
@@ -142,8 +135,6 @@ public struct SyncReport: Sendable, CustomStringConvertible {
     public var description: String {
         let milliseconds = Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
         return "applied\(full ? " (full)" : ""): \(services) Service\(services == 1 ? "" : "s") changed"
-            + "; sent \(applied.plan.summary) (\(applied.plan.byteCount) bytes) in "
-            + String(format: "%.1f ms", milliseconds)
-            + (applied.unchangedGeneration.map { "; kernel generation \($0) unchanged since the last apply, nothing read back" } ?? "")
+            + "; sent \(applied.sentSummary) in " + String(format: "%.1f ms", milliseconds)
     }
 }

@@ -12,6 +12,12 @@ public struct RulesetGeneration: Sendable, Equatable {
         self.namespace = namespace
         self.id = id
     }
+
+    /// Whether this generation follows `before` by exactly `commits` commits in the same
+    /// namespace: ours, with no one else's in between.
+    public func follows(_ before: RulesetGeneration, by commits: Int) -> Bool {
+        namespace == before.namespace && id == before.id &+ UInt32(truncatingIfNeeded: commits)
+    }
 }
 
 /// What the last apply left in the kernel, in a small file beside the node lock: the

@@ -12,9 +12,19 @@ public struct Applied: Sendable {
     /// Set when the kernel was not read back: its generation (this number) had not moved
     /// since the last apply of the same ruleset (`AppliedRecord`).
     public var unchangedGeneration: UInt32? = nil
+    /// The kernel's generation right after this apply, when only its own commits moved
+    /// it (measured only by an applier with a `recordPath`).
+    public var settledGeneration: RulesetGeneration? = nil
 
     public init(plan: GraphEncoder.Plan) {
         self.plan = plan
+    }
+
+    /// "nothing: the kernel holds this ruleset (0 bytes)", or what was sent, and whether
+    /// the kernel was read back: the `applied:` lines of `apply` and the sync loop.
+    public var sentSummary: String {
+        "\(plan.summary) (\(plan.byteCount) bytes)"
+            + (unchangedGeneration.map { "; kernel generation \($0) unchanged since the last apply, nothing read back" } ?? "")
     }
 }
 
@@ -60,11 +70,12 @@ public struct Applier {
     /// Tables this applier creates are owned by its socket and persistent (`TableOwnership`).
     public let ownsTables: Bool
     /// Where the `AppliedRecord` of this node's tables is kept (nil: none).
-    public var recordPath: String? = nil
+    public let recordPath: String?
 
-    public init(transport: NetfilterTransport, ownsTables: Bool = false) {
+    public init(transport: NetfilterTransport, ownsTables: Bool = false, recordPath: String? = nil) {
         self.transport = transport
         self.ownsTables = ownsTables
+        self.recordPath = recordPath
     }
 
     /// Replaces our tables with `ruleset`. Where the kernel has none of them, a fresh
@@ -78,9 +89,11 @@ public struct Applier {
         guard try hasAny(of: tables) else {
             // The fresh install never holds the whole graph, so it records nothing; the next apply reads the kernel.
             if let recordPath { AppliedRecord.remove(recordPath) }
+            let before = recordPath == nil ? nil : generation()
             var counts = (chains: 0, rules: 0)
             var applied = try installFresh { part in counts = ruleset.parts(part) }
             (applied.tables, applied.chains, applied.rules) = (tables.count, counts.chains, counts.rules)
+            applied.settledGeneration = settled(since: before, commits: applied.plan.batches.count)
             return applied
         }
         // Nobody committed anything since our last apply of this very ruleset: the kernel holds it.
@@ -93,6 +106,7 @@ public struct Applier {
                 (applied.tables, applied.chains, applied.rules) = (graph.tables.count, graph.chainCount, graph.ruleCount)
                 applied.graph = graph
                 applied.unchangedGeneration = before.id
+                applied.settledGeneration = before
                 return applied
             }
             built = graph
@@ -108,20 +122,22 @@ public struct Applier {
         var applied = try update(graph, current: try current.get(), repair: repair)
         (applied.tables, applied.chains, applied.rules) = (graph.tables.count, graph.chainCount, graph.ruleCount)
         applied.graph = graph
-        if let recordPath { record(graph, sent: applied.plan.batches.count, since: before, at: recordPath) }
+        applied.settledGeneration = settled(since: before, commits: applied.plan.batches.count)
+        if let recordPath {
+            // What the kernel holds now, if only our commits moved its generation; otherwise nothing is known.
+            if let settled = applied.settledGeneration {
+                AppliedRecord(generation: settled, fingerprint: graph.contentFingerprint).save(recordPath)
+            } else {
+                AppliedRecord.remove(recordPath)
+            }
+        }
         return applied
     }
 
-    /// Records what the kernel holds after an apply of `graph`, when the generation moved
-    /// by exactly our `sent` commits (no one else's in between); otherwise forgets it.
-    private func record(_ graph: RuleGraph, sent: Int, since before: RulesetGeneration?, at path: String) {
-        guard let before, let after = try? transport.generation(), after.namespace == before.namespace,
-            after.id == before.id &+ UInt32(sent)
-        else {
-            AppliedRecord.remove(path)
-            return
-        }
-        AppliedRecord(generation: after, fingerprint: graph.contentFingerprint).save(path)
+    /// The generation now, if it follows `before` by exactly our `commits`.
+    func settled(since before: RulesetGeneration?, commits: Int) -> RulesetGeneration? {
+        guard let before, let after = generation(), after.follows(before, by: commits) else { return nil }
+        return after
     }
 
     /// The kernel's ruleset generation now; nil where unknown.
@@ -168,6 +184,7 @@ public struct Applier {
     /// the last apply left; reads only the handles of the chains it renames.
     @discardableResult
     public func apply(_ changes: [TableChange]) throws(ApplyError) -> Applied {
+        let before = recordPath == nil ? nil : generation()
         var handles: [TableFamily: [String: UInt64]] = [:]
         for change in changes {
             for renamed in change.renamedChains {
@@ -178,7 +195,9 @@ public struct Applier {
                 handles[change.family, default: [:]][name] = handle
             }
         }
-        return try send(GraphEncoder.plan(changes, handles: handles, owned: ownsTables))
+        var applied = try send(GraphEncoder.plan(changes, handles: handles, owned: ownsTables))
+        applied.settledGeneration = settled(since: before, commits: applied.plan.batches.count)
+        return applied
     }
 
     func send(_ plan: GraphEncoder.Plan) throws(ApplyError) -> Applied {

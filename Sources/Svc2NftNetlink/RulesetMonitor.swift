@@ -118,6 +118,14 @@ public final class RulesetMonitor: @unchecked Sendable {
     }
 }
 
+extension RulesetMonitor {
+    /// A monitor of `tables` that takes `applier`'s commits for its own (by its socket's
+    /// netlink port), so only other processes' changes are reported.
+    public convenience init(tables: [(TableFamily, String)], ignoringCommitsOf applier: Applier) throws(ApplyError) {
+        try self.init(tables: tables, ownPorts: Set([applier.portID].compactMap { $0 }))
+    }
+}
+
 /// Reads nftables notifications, message by message across receives, into the foreign
 /// changes they add up to (see `RulesetMonitor`); apart from the socket so tests can
 /// feed it bytes.

@@ -63,7 +63,7 @@ extension Applier {
             }
         }
         if let recordPath, let record, let before, record.generation == before {
-            if let after = generation(), after.namespace == before.namespace, after.id == before.id &+ UInt32(committed) {
+            if let after = settled(since: before, commits: committed) {
                 AppliedRecord(generation: after, fingerprint: record.fingerprint).save(recordPath)
             } else {
                 AppliedRecord.remove(recordPath)

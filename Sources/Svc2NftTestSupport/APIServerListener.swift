@@ -16,7 +16,7 @@ public final class APIServerListener {
     public init(_ double: APIServerDouble, certificates: TestCertificates, namespace: String?, host: String = "127.0.0.1", port: Int)
         throws
     {
-        let socket = try Self.listeningSocket(namespace: namespace, host: host, port: port)
+        let socket = try NamespaceThread.listeningSocket(in: namespace, host: host, port: port)
         let server = try NIOSSLContext(
             configuration: .makeServerConfiguration(
                 certificateChain: NIOSSLCertificate.fromPEMFile(certificates.serverCertificate).map { .certificate($0) },
@@ -40,25 +40,6 @@ public final class APIServerListener {
 
     deinit { stop() }
 
-    /// A TCP socket bound and listening in the network namespace `namespace`.
-    static func listeningSocket(namespace: String?, host: String, port: Int) throws -> Int32 {
-        try NamespaceThread.run(in: namespace) {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var one: Int32 = 1
-            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            inet_pton(AF_INET, host, &address.sin_addr)
-            let bound = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard fd >= 0, bound == 0, listen(fd, 64) == 0 else {
-                throw TestBedError(message: "listen on \(host):\(port): \(String(cString: strerror(errno)))")
-            }
-            return fd
-        }
-    }
 }
 
 /// One HTTP/1.1 connection to the double: each request is routed by

@@ -37,6 +37,29 @@ public enum NamespaceThread {
     }
 }
 
+extension NamespaceThread {
+    /// A TCP socket bound to `host`:`port` and listening, made in the network namespace
+    /// `namespace` (the current one when nil).
+    public static func listeningSocket(in namespace: String?, host: String, port: Int, backlog: Int32 = 64) throws -> Int32 {
+        try run(in: namespace) {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host, &address.sin_addr)
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard fd >= 0, bound == 0, listen(fd, backlog) == 0 else {
+                throw TestBedError(message: "listen on \(host):\(port): \(String(cString: strerror(errno)))")
+            }
+            return fd
+        }
+    }
+}
+
 /// What the namespace thread hands back.
 private final class Outcome<T>: @unchecked Sendable {
     var result: Result<T, Error> = .failure(TestBedError(message: "not run"))

@@ -53,7 +53,7 @@ enum EndpointChoiceProbe {
                 return nil
             }
         }
-        let listener = try pods.inside { try Socket.listen(port: 8080) }
+        let listener = try NamespaceThread.listeningSocket(in: pods.name, host: "0.0.0.0", port: 8080, backlog: 1024)
         defer { close(listener) }
         let acceptor = Thread {
             while true {
@@ -106,21 +106,6 @@ struct SocketError: Error, CustomStringConvertible {
 
 /// The few socket calls the probe makes, on whatever namespace the calling thread is in.
 enum Socket {
-    /// A TCP listener on 0.0.0.0:`port`.
-    static func listen(port: UInt16) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard fd >= 0, bound == 0, Glibc.listen(fd, 1024) == 0 else { throw SocketError(text: "listen: \(String(cString: strerror(errno)))") }
-        return fd
-    }
-
     /// Seconds each of `count` connects to `host`:`port` took (SYN out, SYN-ACK back).
     static func connectTimes(to host: String, port: UInt16, count: Int) throws -> [Double] {
         var address = sockaddr_in()

@@ -47,8 +47,7 @@ struct Apply: ParsableCommand {
         let (cluster, node) = Pipeline.cluster(options)
         try refuseEmpty(serviceCount: cluster.services.count, node: node)
         do {
-            var applier = Applier(transport: try MNLTransport())
-            applier.recordPath = NodeLock.appliedRecordPath()
+            let applier = Applier(transport: try MNLTransport(), recordPath: NodeLock.appliedRecordPath())
             try applier.probe()
             let applied = try applier.apply(.lowering(cluster, node: node), repair: repair)
             report(applied)
@@ -100,10 +99,8 @@ struct Apply: ParsableCommand {
     }
 
     func report(_ applied: Applied) {
-        let plan = applied.plan
         Pipeline.printError(
-            "applied: \(applied.tables) tables, \(applied.chains) chains, \(applied.rules) rules; sent \(plan.summary) (\(plan.byteCount) bytes)"
-                + (applied.unchangedGeneration.map { "; kernel generation \($0) unchanged since the last apply, nothing read back" } ?? ""))
+            "applied: \(applied.tables) tables, \(applied.chains) chains, \(applied.rules) rules; sent \(applied.sentSummary)")
     }
 }
 
@@ -160,9 +157,7 @@ struct Delete: ParsableCommand {
         let lock = try Apply.lockNode()
         defer { withExtendedLifetime(lock) {} }
         do {
-            var applier = Applier(transport: try MNLTransport())
-            applier.recordPath = NodeLock.appliedRecordPath()
-            try applier.delete(tableName: table)
+            try Applier(transport: MNLTransport(), recordPath: NodeLock.appliedRecordPath()).delete(tableName: table)
         } catch {
             Pipeline.printError("error: \(error)")
             throw Failure.kernel

@@ -55,7 +55,7 @@ struct Follower {
             }
             let ready = poll(&descriptors, nfds_t(descriptors.count), timeout)
             if let due = repairDue, clock.now >= due {
-                repair()
+                sync(repair: true)
                 repairDue = nil
                 lastRepair = clock.now
                 firstPending = nil
@@ -113,30 +113,20 @@ struct Follower {
         }
     }
 
-    /// A full sync that reads the live rules and rewrites what another process changed.
-    mutating func repair() {
+    /// Sends the differences (or everything, when the kernel's state is not known); with
+    /// `repair`, a full sync that reads the live rules and rewrites what another process
+    /// changed (it applies pending changes too).
+    mutating func sync(repair: Bool = false) {
         do {
-            let report = try syncer.sync(repair: true)
+            let report = try syncer.sync(repair: repair)
             observer?.synced(report)
-            observer?.repaired(report)
-            Pipeline.printError(report.description)
-        } catch {
-            observer?.syncFailed(error)
-            Pipeline.printError("error: repair failed: \(error); the next sync reads the kernel and applies in full")
-        }
-    }
-
-    /// Sends the differences (or everything, when the kernel's state is not known).
-    mutating func sync() {
-        do {
-            let report = try syncer.sync()
-            observer?.synced(report)
+            if repair { observer?.repaired(report) }
             if let observer { observer.clusterSynced(syncer.store.cluster, node: syncer.node) }
             Pipeline.printError(report.description)
             if let cleaned = report.conntrack { Pipeline.printError(cleaned.logLine) }
         } catch {
             observer?.syncFailed(error)
-            Pipeline.printError("error: \(error); the next sync reads the kernel and applies in full")
+            Pipeline.printError("error: \(repair ? "repair failed: " : "")\(error); the next sync reads the kernel and applies in full")
         }
     }
 }

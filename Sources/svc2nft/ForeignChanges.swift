@@ -15,7 +15,7 @@ final class ForeignChanges: @unchecked Sendable {
     init?(tables: [(TableFamily, String)], applier: Applier) {
         var ends: [Int32] = [0, 0]
         do {
-            monitor = try RulesetMonitor(tables: tables, ownPorts: Set([applier.portID].compactMap { $0 }))
+            monitor = try RulesetMonitor(tables: tables, ignoringCommitsOf: applier)
         } catch {
             Pipeline.printError("warning: cannot listen for nftables changes (\(error)); changes by others stay until the next apply")
             return nil

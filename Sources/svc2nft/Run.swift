@@ -81,9 +81,7 @@ struct Run: AsyncParsableCommand {
             client = try APIClient(config: config)
             let transport = try MNLTransport()
             let owns = ownTables ? try Applier(transport: transport).supportsTableOwnership() : false
-            var owning = Applier(transport: transport, ownsTables: owns)
-            owning.recordPath = NodeLock.appliedRecordPath()
-            applier = owning
+            applier = Applier(transport: transport, ownsTables: owns, recordPath: NodeLock.appliedRecordPath())
             logger.info("node \(settings.nodeName); API server \(config.server.absoluteString) (\(config.source))")
             if ownTables && !owns {
                 logger.info("this kernel cannot keep owned tables after exit (Linux 6.9+): tables stay unowned, self-healing repairs others' changes")
